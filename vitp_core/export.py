@@ -195,7 +195,9 @@ def load_backbone(
     return model.eval()
 
 
-def _resample_for(model: VisionTransformer, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _resample_for(
+    model: VisionTransformer, state: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Resample position embeddings in ``state`` to ``model``'s grid when sizes differ."""
     from timm.models.vision_transformer import checkpoint_filter_fn
 
