@@ -107,11 +107,16 @@ class InternViTKeyError(KeyError):
 def _strip_prefix(
     state: Mapping[str, torch.Tensor], ignore_prefixes: Sequence[str]
 ) -> dict[str, torch.Tensor]:
-    """Drop ``ignore_prefixes`` keys, then strip ``vision_model.`` when every key has it."""
-    kept = {k: v for k, v in state.items() if not k.startswith(tuple(ignore_prefixes))}
-    if kept and all(k.startswith(INTERNVIT_PREFIX) for k in kept):
-        return {k[len(INTERNVIT_PREFIX) :]: v for k, v in kept.items()}
-    return kept
+    """Drop ``ignore_prefixes`` keys and strip ``vision_model.`` from the others."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith(tuple(ignore_prefixes)):
+            continue
+        name = key.removeprefix(INTERNVIT_PREFIX)
+        if name in out:
+            raise InternViTKeyError(f"InternViT key {name!r} appears with and without a prefix.")
+        out[name] = value
+    return out
 
 
 def is_internvit_state_dict(state: Mapping[str, torch.Tensor]) -> bool:
@@ -283,6 +288,7 @@ def infer_internvit_arch(
         ValueError: When the shapes are inconsistent or ``num_heads`` does not divide ``D``.
     """
     timm_state = state if "cls_token" in state else internvit_to_timm(state)
+    depth = _layer_count(timm_state)
     for required in (
         "cls_token",
         "pos_embed",
@@ -313,7 +319,7 @@ def infer_internvit_arch(
         )
     return InternViTArch(
         embed_dim=embed_dim,
-        depth=_layer_count(timm_state),
+        depth=depth,
         num_heads=heads,
         mlp_ratio=timm_state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim,
         patch_size=patch_w,
