@@ -1,0 +1,129 @@
+"""RunArtifacts: what a finished (or stopped) pretraining run leaves for the user.
+
+In ``run_dir``: ``backbone.safetensors`` + ``backbone.json`` (the exported ViT),
+``loss_curve.png``, ``tokenizer/``, ``bad_records.jsonl`` and ``run_summary.json``.
+The loss history is part of the callback state, so a resumed run plots the whole curve.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+
+from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text
+from vitp_core.export import export_backbone
+
+__all__ = ["RunArtifacts", "plot_loss_curve"]
+
+
+def plot_loss_curve(steps: list[int], losses: list[float], out: Path, title: str) -> Path:
+    """Write a PNG of training loss against optimizer step (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    ax.plot(steps, losses, lw=0.8, alpha=0.5, label="loss per step")
+    if len(losses) >= 10:
+        window = max(len(losses) // 20, 5)
+        smooth = [sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1]) for i in range(len(losses))]
+        ax.plot(steps, smooth, lw=1.6, label=f"mean of last {window}")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("answer-token cross-entropy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
+
+
+class RunArtifacts(L.Callback):
+    """Record the loss curve and export the backbone at the end of training.
+
+    Args:
+        run_dir: Folder of the run (set from ``--run_dir`` by the CLI).
+        export: Export the ViT when training ends.
+    """
+
+    def __init__(self, run_dir: str = "runs/vitp-default", export: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.export = export
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Keep the step's loss for the curve."""
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and getattr(batch, "batch", None) is not None:
+            self.steps.append(trainer.global_step)
+            self.losses.append(float(loss.detach()))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Loss history, saved in checkpoints."""
+        return {"steps": self.steps, "losses": self.losses}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the loss history on resume."""
+        self.steps = list(state_dict.get("steps", []))
+        self.losses = list(state_dict.get("losses", []))
+
+    def _bad_records(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list:
+        datamodule = trainer.datamodule
+        found = list(getattr(datamodule, "bad_records", []))
+        return found + list(getattr(pl_module, "skipped_records", []))
+
+    def _corpus_info(self, trainer: L.Trainer) -> dict[str, Any]:
+        datamodule = trainer.datamodule
+        if datamodule is None:
+            return {}
+        path = datamodule.corpus_path
+        return {"name": path.stem if path.stem != "corpus" else path.parent.name, "path": str(path), "records": datamodule.num_records}
+
+    @rank_zero_only
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write the curve, the backbone, the bad-record report and a summary; print where."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        written: dict[str, str] = {}
+        if self.losses:
+            curve = plot_loss_curve(self.steps, self.losses, self.run_dir / "loss_curve.png", "ViTP pretraining")
+            written["loss curve"] = str(curve)
+        bad = self._bad_records(trainer, pl_module)
+        lines = "".join(json.dumps({"source": str(e.source), "reason": e.reason}) + "\n" for e in bad)
+        written["bad records"] = str(atomic_write_text(self.run_dir / "bad_records.jsonl", lines))
+        corpus = self._corpus_info(trainer)
+        if self.export:
+            meta = pl_module.backbone_metadata(corpus)
+            written["backbone"] = str(export_backbone(pl_module.model.vit, self.run_dir / "backbone.safetensors", meta))
+        tokenizer_dir = self.run_dir / "tokenizer"
+        pl_module.tokenizer.save_pretrained(str(tokenizer_dir))
+        written["tokenizer"] = str(tokenizer_dir)
+        checkpoint = trainer.checkpoint_callback
+        if checkpoint is not None and checkpoint.dirpath:
+            written["checkpoints"] = str(checkpoint.dirpath)
+        summary = {
+            "steps": trainer.global_step,
+            "final_loss": self.losses[-1] if self.losses else None,
+            "corpus": corpus,
+            "bad_records": len(bad),
+            "artifacts": written,
+        }
+        atomic_write_json(self.run_dir / "run_summary.json", summary)
+        self._print(summary, written, bad)
+
+    @staticmethod
+    def _print(summary: dict[str, Any], written: dict[str, str], bad: list) -> None:
+        print(f"\nViTP pretraining finished: {summary['steps']} steps, final loss {summary['final_loss']}")
+        print(f"corpus: {summary['corpus'].get('path')} ({summary['corpus'].get('records')} records)")
+        print(f"bad records skipped: {len(bad)}" + (f" (first: {bad[0]})" if bad else ""))
+        for label, path in written.items():
+            print(f"  {label:12s} {path}")

@@ -1,0 +1,226 @@
+"""ViTPPretrainModule: the LightningModule that pretrains a ViT inside a VLM."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning as L
+import torch
+
+from vitp_core.backbone import create_backbone
+from vitp_core.corpus.records import BadRecordError
+from vitp_core.data.collate import CollatedBatch
+from vitp_core.data.processor import SampleProcessor
+from vitp_core.export import BackboneMetadata
+from vitp_core.training.schedule import cosine_with_warmup, decay_parameter_groups
+from vitp_core.vlm.language_model import build_language_model
+from vitp_core.vlm.model import ViTPModel
+from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, load_tokenizer
+from vitp_core.vlm.vrl import VRLConfig
+
+__all__ = ["ViTPPretrainModule"]
+
+
+class ViTPPretrainModule(L.LightningModule):
+    """ViTP pretraining: next-token loss on answers, VRL on the visual tokens.
+
+    Args:
+        vit: timm name of the backbone (``vitp_*`` or any timm ViT).
+        vit_kwargs: Extra ``timm.create_model`` arguments (``depth``, ``embed_dim``...).
+        img_size: Tile side in pixels (multiple of 2 x patch size).
+        in_chans: Input bands.
+        band_names: Names of the input bands, recorded in the export.
+        mean: Per-band normalisation mean (0-1 scaled pixels).
+        std: Per-band normalisation standard deviation.
+        drop_path_rate: ViT stochastic depth.
+        lm: ``None`` for a small Qwen2 built from ``lm_config``; else a Hub id or local folder.
+        lm_config: Qwen2 config overrides of the built LM.
+        tokenizer: ``"bytes"`` (offline byte-level) or a Hub id / folder; defaults to ``lm``'s.
+        trust_remote_code: Allow remote code for ``lm``/``tokenizer`` (off unless you ask).
+        init_from: An InternVL2.5 HF folder to start from (ViT, projector, LM, tokenizer).
+        vrl_ratio: Share of a sample's visual tokens dropped.
+        vrl_apply_prob: Probability a sample is dropped at all.
+        vrl_mode: ``late`` (after the projector, the paper), ``early`` (before the ViT
+            blocks) or ``padded`` (the official release's padding back; saves nothing).
+        freeze_vit: Do not train the ViT.
+        freeze_projector: Do not train the projector.
+        freeze_lm: Do not train the LM.
+        gradient_checkpointing: Recompute activations in backward (ViT and LM).
+        dynamic_tiling: InternVL dynamic-resolution tiles for large images.
+        max_tiles: Most tiles per image with dynamic tiling.
+        use_thumbnail: Add a thumbnail tile with dynamic tiling.
+        max_seq_len: Longest sequence in tokens; longer records are bad records.
+        lr: Peak learning rate of AdamW.
+        weight_decay: AdamW weight decay (not on biases, norms, embeddings).
+        warmup_ratio: Share of steps of linear warmup before the cosine decay.
+        min_lr_ratio: Final learning rate relative to ``lr``.
+        betas: AdamW betas.
+        corpus_name: Name recorded in the export (defaults to the data module's corpus).
+    """
+
+    def __init__(
+        self,
+        vit: str = "vitp_tiny_patch16_224",
+        vit_kwargs: dict[str, Any] | None = None,
+        img_size: int = 128,
+        in_chans: int = 3,
+        band_names: list[str] | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        drop_path_rate: float = 0.0,
+        lm: str | None = None,
+        lm_config: dict[str, Any] | None = None,
+        tokenizer: str | None = None,
+        trust_remote_code: bool = False,
+        init_from: str | None = None,
+        vrl_ratio: float = 0.75,
+        vrl_apply_prob: float = 1.0,
+        vrl_mode: Literal["late", "early", "padded"] = "late",
+        freeze_vit: bool = False,
+        freeze_projector: bool = False,
+        freeze_lm: bool = False,
+        gradient_checkpointing: bool = False,
+        dynamic_tiling: bool = False,
+        max_tiles: int = 6,
+        use_thumbnail: bool = True,
+        max_seq_len: int = 2048,
+        lr: float = 2e-4,
+        weight_decay: float = 0.05,
+        warmup_ratio: float = 0.1,
+        min_lr_ratio: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        corpus_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        vrl = VRLConfig(vrl_ratio, vrl_apply_prob, vrl_mode)
+        if init_from is not None:
+            self.model, self.tokenizer = self._from_internvl(init_from, vrl)
+        else:
+            self.model, self.tokenizer = self._build(vrl)
+        self.model.freeze(vit=freeze_vit, projector=freeze_projector, lm=freeze_lm)
+        if gradient_checkpointing:
+            self.model.vit.set_grad_checkpointing(True)
+            self.model.language_model.gradient_checkpointing_enable()
+        self.processor = SampleProcessor(
+            tokenizer=self.tokenizer,
+            image_size=img_size,
+            patch_size=self.model.patch_size,
+            in_chans=in_chans,
+            mean=mean,
+            std=std,
+            dynamic_tiling=dynamic_tiling,
+            max_tiles=max_tiles,
+            use_thumbnail=use_thumbnail,
+            max_seq_len=max_seq_len,
+        )
+        self.skipped_records: list[BadRecordError] = []
+
+    def _build(self, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
+        hp = self.hparams
+        tokenizer = load_tokenizer(
+            hp.tokenizer or hp.lm or "bytes", trust_remote_code=hp.trust_remote_code
+        )
+        vit = create_backbone(
+            hp.vit,
+            in_chans=hp.in_chans,
+            img_size=hp.img_size,
+            drop_path_rate=hp.drop_path_rate,
+            **(hp.vit_kwargs or {}),
+        )
+        lm = build_language_model(
+            tokenizer, hp.lm, hp.lm_config, trust_remote_code=hp.trust_remote_code
+        )
+        image_token = tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+        return ViTPModel(vit, lm, image_token, tokenizer.pad_token_id, vrl), tokenizer
+
+    def _from_internvl(self, folder: str, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
+        from vitp_core.checkpoints.internvl import build_vitp_model_from_internvl
+
+        return build_vitp_model_from_internvl(
+            folder,
+            vrl=vrl,
+            img_size=self.hparams.img_size,
+            drop_path_rate=self.hparams.drop_path_rate,
+        )
+
+    def forward(self, collated: CollatedBatch) -> torch.Tensor:
+        """Loss of a collated batch."""
+        assert collated.batch is not None
+        return self.model(collated.batch).loss
+
+    def _zero_loss(self) -> torch.Tensor:
+        """A zero loss attached to the graph, for a batch whose records were all skipped."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.stack([p.sum() for p in params]).sum() * 0.0
+
+    def training_step(self, collated: CollatedBatch, batch_idx: int) -> torch.Tensor:
+        """One step; skipped records of the batch are counted, never fatal."""
+        self.skipped_records.extend(collated.skipped)
+        self.log("train/skipped_records", float(len(self.skipped_records)), reduce_fx="max")
+        if collated.batch is None:
+            return self._zero_loss()
+        out = self.model(collated.batch)
+        size = collated.batch.input_ids.shape[0]
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=size)
+        self.log("train/seq_len", float(out.seq_len), batch_size=size)
+        self.log("train/pad_fraction", out.pad_fraction, batch_size=size)
+        self.log("train/visual_tokens", float(out.visual_tokens), batch_size=size)
+        return out.loss
+
+    def validation_step(self, collated: CollatedBatch, batch_idx: int) -> None:
+        """Validation loss (no VRL: the model is in eval mode)."""
+        if collated.batch is not None:
+            size = collated.batch.input_ids.shape[0]
+            self.log("val/loss", self.model(collated.batch).loss, prog_bar=True, batch_size=size)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with warmup + cosine, stepped every optimizer step."""
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(
+            decay_parameter_groups(self.model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas)
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = cosine_with_warmup(optimizer, total, hp.warmup_ratio, hp.min_lr_ratio)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def backbone_metadata(self, corpus: dict[str, Any] | None = None) -> BackboneMetadata:
+        """Sidecar metadata of the current ViT for :func:`vitp_core.export.export_backbone`."""
+        return metadata_from_hparams(dict(self.hparams), self.model.vit, self.global_step, corpus)
+
+
+def metadata_from_hparams(
+    hparams: dict[str, Any], vit: Any, steps: int, corpus: dict[str, Any] | None = None
+) -> BackboneMetadata:
+    """Build export metadata from the module's hyper-parameters and its ViT."""
+    size = hparams.get("img_size", 128)
+    processor_mean = hparams.get("mean")
+    in_chans = int(vit.patch_embed.proj.weight.shape[1])
+    if processor_mean is None and in_chans == 3:
+        from vitp_core.data.processor import IMAGENET_MEAN, IMAGENET_STD
+
+        mean, std = list(IMAGENET_MEAN), list(IMAGENET_STD)
+    else:
+        mean = processor_mean or [0.5] * in_chans
+        std = hparams.get("std") or [0.25] * in_chans
+    model_kwargs = dict(hparams.get("vit_kwargs") or {})
+    if hparams.get("init_from"):
+        model_kwargs.update(getattr(vit, "vitp_model_kwargs", {}))
+    return BackboneMetadata(
+        model=str(getattr(vit, "vitp_model_name", hparams.get("vit"))),
+        model_kwargs=model_kwargs,
+        img_size=(size, size),
+        patch_size=int(vit.patch_embed.patch_size[0]),
+        in_chans=in_chans,
+        embed_dim=int(vit.embed_dim),
+        band_names=hparams.get("band_names"),
+        mean=list(mean),
+        std=list(std),
+        corpus=corpus or {"name": hparams.get("corpus_name")},
+        vrl={
+            "ratio": hparams.get("vrl_ratio"),
+            "apply_prob": hparams.get("vrl_apply_prob"),
+            "mode": hparams.get("vrl_mode"),
+        },
+        steps=int(steps),
+    )
