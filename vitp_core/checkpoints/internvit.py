@@ -48,6 +48,8 @@ __all__ = [
     "INTERNVIT_TIMM_MODEL",
     "INTERNVL_NON_VISION_PREFIXES",
     "InternViTArch",
+    "InternViTKeyError",
+    "build_internvit_backbone",
     "infer_internvit_arch",
     "internvit_to_timm",
     "is_internvit_state_dict",
@@ -389,6 +391,51 @@ def _resize_state(
     return out
 
 
+def build_internvit_backbone(
+    state: Mapping[str, torch.Tensor],
+    *,
+    img_size: int | tuple[int, int] | None = None,
+    patch_size: int | None = None,
+    in_chans: int = 3,
+    num_heads: int | None = None,
+    **timm_kwargs: Any,
+) -> VisionTransformer:
+    """Build a vitp timm ViT from InternViT weights already in memory.
+
+    Args:
+        state: InternViT-layout weights (optional ``vision_model.`` prefix; ``mlp1.*`` and
+            ``language_model.*`` of a full InternVL checkpoint are skipped).
+        img_size: Reference input side in pixels; the position grid is resampled to
+            ``img_size / patch_size``. Default: keep the stored grid (448 px at patch 14,
+            512 px at patch 16).
+        patch_size: Resample the patch embedding to this side (the paper's dense
+            downstream configs use 16); default: the stored size (14).
+        in_chans: Input bands; other than the stored 3, timm's ``adapt_input_conv``
+            repeats and rescales the RGB kernel.
+        num_heads: Attention heads; default ``embed_dim // 64``.
+        **timm_kwargs: Further ``VisionTransformer`` arguments (``drop_path_rate``,
+            ``dynamic_img_size``...).
+
+    Returns:
+        A headless ``VisionTransformer`` of the InternViT-300M layout (depth, width and
+        MLP width read from the tensors), in eval mode.
+    """
+    timm_state = internvit_to_timm(state, ignore_prefixes=INTERNVL_NON_VISION_PREFIXES)
+    arch = infer_internvit_arch(timm_state, num_heads=num_heads)
+    model_kwargs = arch.timm_kwargs()
+    model_kwargs["in_chans"] = in_chans
+    if patch_size is not None:
+        model_kwargs["patch_size"] = patch_size
+    model_kwargs["img_size"] = (
+        img_size if img_size is not None else arch.grid_size * model_kwargs["patch_size"]
+    )
+    model_kwargs.update(timm_kwargs)
+    model = create_backbone(INTERNVIT_TIMM_MODEL, **model_kwargs)
+    model.load_state_dict(_resize_state(timm_state, model, arch.grid_size), strict=True)
+    _logger.info("Built InternViT backbone %s", arch)
+    return model.eval()
+
+
 def load_internvit_backbone(
     path: str | os.PathLike[str],
     *,
@@ -405,37 +452,29 @@ def load_internvit_backbone(
             ``encoder.layers.*``, optional ``vision_model.`` prefix), a ``.pth``/``.bin``
             (read with ``weights_only=True``), or a Hugging Face InternViT/InternVL folder
             (its ``config.json`` supplies ``num_attention_heads``; the projector and
-            language model of a full InternVL checkpoint are skipped).
-        img_size: Reference input side in pixels; the position grid is resampled to
-            ``img_size / patch_size``. Default: keep the stored grid (448 px at patch 14,
-            512 px at patch 16).
-        patch_size: Resample the patch embedding to this side (the paper's dense
-            downstream configs use 16); default: the stored size (14).
-        in_chans: Input bands; other than the stored 3, timm's ``adapt_input_conv``
-            repeats and rescales the RGB kernel.
+            language model of a full InternVL checkpoint are not read).
+        img_size: See :func:`build_internvit_backbone`.
+        patch_size: See :func:`build_internvit_backbone` (14 -> 16 for the paper's
+            downstream configs).
+        in_chans: See :func:`build_internvit_backbone`.
         num_heads: Attention heads; default from ``config.json`` or ``embed_dim // 64``.
-        **timm_kwargs: Further ``VisionTransformer`` arguments (``drop_path_rate``,
-            ``dynamic_img_size``...).
+        **timm_kwargs: Further ``VisionTransformer`` arguments.
 
     Returns:
-        A headless ``VisionTransformer`` of the InternViT-300M layout (depth, width and
-        MLP width read from the file), in eval mode.
+        A headless ``VisionTransformer`` with the checkpoint's weights, in eval mode.
     """
     path = Path(path)
     if path.is_dir() and (path / "config.json").is_file() and num_heads is None:
         num_heads = read_internvit_config(path).get("num_attention_heads")
-    raw = read_state_dict(path)
-    timm_state = internvit_to_timm(raw, ignore_prefixes=INTERNVL_NON_VISION_PREFIXES)
-    arch = infer_internvit_arch(timm_state, num_heads=num_heads)
-    model_kwargs = arch.timm_kwargs()
-    model_kwargs["in_chans"] = in_chans
-    if patch_size is not None:
-        model_kwargs["patch_size"] = patch_size
-    model_kwargs["img_size"] = (
-        img_size if img_size is not None else arch.grid_size * model_kwargs["patch_size"]
-    )
-    model_kwargs.update(timm_kwargs)
-    model = create_backbone(INTERNVIT_TIMM_MODEL, **model_kwargs)
-    model.load_state_dict(_resize_state(timm_state, model, arch.grid_size), strict=True)
-    _logger.info("Loaded InternViT backbone %s (%s)", path, arch)
-    return model.eval()
+    state = read_state_dict(path, exclude_prefixes=INTERNVL_NON_VISION_PREFIXES)
+    try:
+        return build_internvit_backbone(
+            state,
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=in_chans,
+            num_heads=num_heads,
+            **timm_kwargs,
+        )
+    except (KeyError, ValueError) as err:
+        raise type(err)(f"{path}: {err}") from err

@@ -62,16 +62,26 @@ def find_weight_files(path: str | os.PathLike[str]) -> list[Path]:
     )
 
 
-def _read_safetensors(file: Path, prefixes: Sequence[str] | None) -> dict[str, torch.Tensor]:
+def _wanted(key: str, prefixes: Sequence[str] | None, exclude: Sequence[str]) -> bool:
+    if key.startswith(tuple(exclude)):
+        return False
+    return prefixes is None or key.startswith(tuple(prefixes))
+
+
+def _read_safetensors(
+    file: Path, prefixes: Sequence[str] | None, exclude: Sequence[str]
+) -> dict[str, torch.Tensor]:
     state = {}
     with safe_open(str(file), framework="pt") as handle:
         for key in handle.keys():
-            if prefixes is None or key.startswith(tuple(prefixes)):
+            if _wanted(key, prefixes, exclude):
                 state[key] = handle.get_tensor(key)
     return state
 
 
-def _read_torch(file: Path, prefixes: Sequence[str] | None) -> dict[str, torch.Tensor]:
+def _read_torch(
+    file: Path, prefixes: Sequence[str] | None, exclude: Sequence[str]
+) -> dict[str, torch.Tensor]:
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # pickles with code objects are refused on purpose
@@ -87,12 +97,15 @@ def _read_torch(file: Path, prefixes: Sequence[str] | None) -> dict[str, torch.T
     return {
         k: v
         for k, v in payload.items()
-        if isinstance(v, torch.Tensor) and (prefixes is None or k.startswith(tuple(prefixes)))
+        if isinstance(v, torch.Tensor) and _wanted(k, prefixes, exclude)
     }
 
 
 def read_state_dict(
-    path: str | os.PathLike[str], *, prefixes: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    prefixes: Sequence[str] | None = None,
+    exclude_prefixes: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
     """Read a checkpoint into a flat ``{name: tensor}`` dict on the CPU.
 
@@ -100,6 +113,7 @@ def read_state_dict(
         path: A ``.safetensors``/``.pth``/``.bin`` file or a Hugging Face model folder.
         prefixes: Keep only keys starting with one of these (e.g. ``("vision_model.",)``);
             with safetensors the other tensors are never read from disk.
+        exclude_prefixes: Skip keys starting with one of these (e.g. ``("language_model.",)``).
 
     Returns:
         The tensors, in their stored dtype.
@@ -107,7 +121,7 @@ def read_state_dict(
     state: dict[str, torch.Tensor] = {}
     for file in find_weight_files(path):
         if file.suffix == ".safetensors":
-            state.update(_read_safetensors(file, prefixes))
+            state.update(_read_safetensors(file, prefixes, exclude_prefixes))
         else:
-            state.update(_read_torch(file, prefixes))
+            state.update(_read_torch(file, prefixes, exclude_prefixes))
     return state
