@@ -1,0 +1,1 @@
+"""vitp_monai package."""
