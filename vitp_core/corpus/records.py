@@ -35,13 +35,13 @@ _SYSTEM_ROLES = {"system"}
 
 @dataclass(frozen=True)
 class RecordSource:
-    """Where a record comes from: file and 1-based line number."""
+    """Where a record comes from: file and 1-based line number (0: the whole file)."""
 
     path: str
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}" if self.line else self.path
 
 
 class BadRecordError(ValueError):
