@@ -3,6 +3,10 @@
 Submodules:
     state_io   Read safetensors (single or sharded) and ``weights_only`` PyTorch files.
     internvit  InternViT key layout <-> timm ``VisionTransformer`` (both directions).
+    internvl_config    The ``config.json`` of an InternVL2.5 folder, checked.
+    internvl_template  The ``internvl2_5`` chat template and the folder's tokenizer.
+    internvl   InternVL2.5 folder <-> :class:`vitp_core.vlm.ViTPModel` (continued pretraining,
+               export back). Imported on demand: it pulls in the VLM and transformers.
 """
 
 from vitp_core.checkpoints.internvit import (

@@ -100,3 +100,170 @@ def write_internvit_folder(
     (folder / "config.json").write_text(json.dumps(internvit_config(**fields)))
     save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, folder / "model.safetensors")
     return folder
+
+
+#: Tiny Qwen2 widths under InternVL2.5-1B's ``llm_config`` field names.
+TINY_LLM = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "heads": 4, "kv": 2}
+#: InternVL2.5's extra special tokens, in the order of its ``added_tokens.json``.
+INTERNVL_ADDED_TOKENS = (
+    "<img>",
+    "</img>",
+    "<IMG_CONTEXT>",
+    "<quad>",
+    "</quad>",
+    "<ref>",
+    "</ref>",
+    "<box>",
+    "</box>",
+)
+
+
+def make_qwen2_tokenizer(*, image_tokens: bool = True):
+    """A byte-level Qwen2 tokenizer with Qwen2.5's ChatML specials (and InternVL's tokens)."""
+    from tokenizers import pre_tokenizers
+    from transformers import Qwen2Tokenizer
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Qwen2Tokenizer(
+        vocab={ch: i for i, ch in enumerate(alphabet)},
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]}
+    )
+    if image_tokens:
+        tokenizer.add_tokens(list(INTERNVL_ADDED_TOKENS), special_tokens=True)
+    return tokenizer
+
+
+def internvl_llm_config(vocab_size: int, *, tied: bool, bos: int = 257, eos: int = 256) -> dict:
+    """InternVL2.5-1B's ``llm_config`` fields (Qwen2.5-0.5B-Instruct), tiny widths."""
+    return {
+        "_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct",
+        "architectures": ["Qwen2ForCausalLM"],
+        "attention_dropout": 0.0,
+        "attn_implementation": "flash_attention_2",
+        "bos_token_id": bos,  # 151643 (<|endoftext|>) in the real file
+        "eos_token_id": eos,  # 151645 (<|im_end|>) in the real file
+        "hidden_act": "silu",
+        "hidden_size": TINY_LLM["hidden_size"],
+        "initializer_range": 0.02,
+        "intermediate_size": TINY_LLM["intermediate_size"],
+        "max_position_embeddings": 32768,
+        "max_window_layers": 21,
+        "model_type": "qwen2",
+        "num_attention_heads": TINY_LLM["heads"],
+        "num_hidden_layers": TINY_LLM["num_hidden_layers"],
+        "num_key_value_heads": TINY_LLM["kv"],
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": 32768,
+        "tie_word_embeddings": tied,
+        "torch_dtype": "bfloat16",
+        "use_bfloat16": True,
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": vocab_size,
+    }
+
+
+def internvl_config(vocab_size: int, *, tied: bool = False) -> dict:
+    """The fields of ``OpenGVLab/InternVL2_5-1B``'s ``config.json``, tiny widths."""
+    vision = internvit_config(**TINY_ARCH)
+    return {
+        "_commit_hash": None,
+        "architectures": ["InternVLChatModel"],
+        "auto_map": {
+            "AutoConfig": "configuration_internvl_chat.InternVLChatConfig",
+            "AutoModel": "modeling_internvl_chat.InternVLChatModel",
+            "AutoModelForCausalLM": "modeling_internvl_chat.InternVLChatModel",
+        },
+        "downsample_ratio": 0.5,
+        "dynamic_image_size": True,
+        "force_image_size": vision["image_size"],
+        "llm_config": internvl_llm_config(vocab_size, tied=tied),
+        "max_dynamic_patch": 12,
+        "min_dynamic_patch": 1,
+        "model_type": "internvl_chat",
+        "ps_version": "v2",
+        "select_layer": -1,
+        "template": "internvl2_5",
+        "torch_dtype": "bfloat16",
+        "use_backbone_lora": 0,
+        "use_llm_lora": 0,
+        "use_thumbnail": True,
+        "vision_config": vision,
+    }
+
+
+def make_internvl_state(vocab_size: int, *, tied: bool = False, seed: int = 0) -> dict:
+    """Random InternVL2.5 weights: ``vision_model.*``, ``mlp1.{0,1,3}.*``, ``language_model.*``."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    llm = internvl_llm_config(vocab_size, tied=tied)
+    fields = {k: v for k, v in llm.items() if k not in ("model_type", "attn_implementation")}
+    language_model = Qwen2ForCausalLM(Qwen2Config(**fields))
+    lm_state = language_model.state_dict()
+    if tied:
+        lm_state.pop("lm_head.weight")
+    width_in = 4 * TINY_ARCH["embed_dim"]
+    width_lm = TINY_LLM["hidden_size"]
+    gen = torch.Generator().manual_seed(seed + 1)
+    mlp1 = {
+        "mlp1.0.weight": 1 + 0.1 * torch.randn(width_in, generator=gen),
+        "mlp1.0.bias": 0.1 * torch.randn(width_in, generator=gen),
+        "mlp1.1.weight": 0.05 * torch.randn(width_lm, width_in, generator=gen),
+        "mlp1.1.bias": 0.05 * torch.randn(width_lm, generator=gen),
+        "mlp1.3.weight": 0.05 * torch.randn(width_lm, width_lm, generator=gen),
+        "mlp1.3.bias": 0.05 * torch.randn(width_lm, generator=gen),
+    }
+    vision = make_internvit_state(
+        embed_dim=TINY_ARCH["embed_dim"],
+        depth=TINY_ARCH["depth"],
+        mlp_hidden=TINY_ARCH["mlp_hidden"],
+        patch=TINY_ARCH["patch"],
+        grid=TINY_ARCH["grid"],
+        prefix="vision_model.",
+        seed=seed,
+    )
+    return vision | mlp1 | {"language_model." + k: v.clone() for k, v in lm_state.items()}
+
+
+def write_internvl_folder(
+    folder: Path, *, tied: bool = False, sharded: bool = False, image_tokens: bool = True
+) -> Path:
+    """Write a tiny ``OpenGVLab/InternVL2_5-1B``-layout folder.
+
+    ``config.json`` with ``vision_config``/``llm_config``/``template``/``ps_version``, bf16
+    weights in ``model.safetensors`` (or two shards with ``model.safetensors.index.json``),
+    a Qwen2 tokenizer saved with ``save_pretrained`` and a stand-in remote-code file.
+    """
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = make_qwen2_tokenizer(image_tokens=image_tokens)
+    tokenizer.save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps(internvl_config(len(tokenizer), tied=tied)))
+    (folder / "modeling_internvl_chat.py").write_text("# InternVL remote code (never run)\n")
+    state = {
+        k: v.to(torch.bfloat16) for k, v in make_internvl_state(len(tokenizer), tied=tied).items()
+    }
+    if not sharded:
+        save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+        return folder
+    names = sorted(state)
+    shards = {
+        "model-00001-of-00002.safetensors": names[::2],
+        "model-00002-of-00002.safetensors": names[1::2],
+    }
+    for shard, keys in shards.items():
+        save_file({k: state[k] for k in keys}, folder / shard, metadata={"format": "pt"})
+    weight_map = {k: shard for shard, keys in shards.items() for k in keys}
+    index = {"metadata": {"total_size": 0}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    return folder
