@@ -42,4 +42,6 @@ class ResumableRandomSampler(Sampler[int]):
         yield from self.order()[self.start_index :]
 
     def __len__(self) -> int:
-        return self.num_samples - self.start_index
+        # The full epoch length, also on a resumed epoch: Lightning sizes every epoch from
+        # it once, and a shorter first epoch simply ends early.
+        return self.num_samples
