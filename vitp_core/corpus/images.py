@@ -25,9 +25,11 @@ __all__ = [
     "PIL_SUFFIXES",
     "ImageReadError",
     "band_names_of",
+    "check_image",
     "image_size",
     "load_image",
     "save_png",
+    "to_display_uint8",
 ]
 
 PIL_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
@@ -182,14 +184,45 @@ def image_size(path: str | Path) -> tuple[int, int]:
     if not path.is_file():
         raise ImageReadError(path, "file not found.")
     suffix = path.suffix.lower()
-    if suffix in GEOTIFF_SUFFIXES or suffix == ".npy":
-        array = load_image(path)
-        return array.shape[2], array.shape[1]
+    if suffix == ".npy":
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        return shape[-1], shape[-2]
+    if suffix in GEOTIFF_SUFFIXES:
+        try:
+            import rasterio
+        except ImportError:
+            pass
+        else:
+            try:
+                with rasterio.open(path) as src:
+                    return src.width, src.height
+            except rasterio.errors.RasterioIOError as err:
+                raise ImageReadError(path, f"rasterio cannot read it ({err}).") from err
     try:
         with Image.open(path) as image:
             return image.size
     except (UnidentifiedImageError, OSError) as err:
         raise ImageReadError(path, f"not an image ({err}).") from err
+
+
+def check_image(path: str | Path) -> tuple[int, int]:
+    """Decode an image fully (catching truncated files) and return its width and height.
+
+    Raises:
+        ImageReadError: When the file is missing, truncated or not an image.
+    """
+    path = Path(path)
+    if path.suffix.lower() in PIL_SUFFIXES:
+        if not path.is_file():
+            raise ImageReadError(path, "file not found.")
+        try:
+            with Image.open(path) as image:
+                image.load()
+                return image.size
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            raise ImageReadError(path, f"unreadable or truncated image ({err}).") from err
+    array = load_image(path)
+    return array.shape[2], array.shape[1]
 
 
 def save_png(array: np.ndarray, path: str | Path) -> Path:
@@ -208,3 +241,24 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
         array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     Image.fromarray(array).save(path)
     return path
+
+
+def to_display_uint8(
+    image: np.ndarray, bands: Sequence[int] = (0, 1, 2), percentiles: tuple[float, float] = (1, 99)
+) -> np.ndarray:
+    """A ``(C, H, W)`` array (or tensor) as an 8-bit picture for PNG files and previews.
+
+    Args:
+        image: Image of any dtype and range, shape ``(C, H, W)``.
+        bands: 0-based bands shown as red, green, blue; one band when ``C`` is smaller.
+        percentiles: Low and high percentiles stretched to 0 and 255.
+
+    Returns:
+        ``(H, W, 3)`` or ``(H, W)`` uint8 array.
+    """
+    array = np.asarray(image, dtype=np.float32)
+    array = array[list(bands)] if array.shape[0] >= len(bands) else array[:1]
+    low, high = np.percentile(array, percentiles)
+    scaled = np.clip((array - low) / max(float(high - low), 1e-6), 0, 1)
+    out = (scaled * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+    return np.ascontiguousarray(out[..., 0] if out.shape[2] == 1 else out)

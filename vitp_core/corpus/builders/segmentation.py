@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from vitp_core.corpus.class_map import ClassMap, MaskDecodeError, read_label_mask
-from vitp_core.corpus.images import PIL_SUFFIXES
+from vitp_core.corpus.images import PIL_SUFFIXES, to_display_uint8
 from vitp_core.corpus.phrasing import record_rng
 from vitp_core.corpus.questions.segmentation import MaskLabels, mask_questions, summarize_mask
 from vitp_core.corpus.writer import BuildReport, CorpusWriter, OnBadRecord
@@ -154,16 +154,6 @@ def _mask_labels(class_map: ClassMap, noun: str, countable: Sequence[str] | None
     return MaskLabels(class_map.names, class_map.ignore, count_ids, noun)
 
 
-def _to_png_array(image: Any, rgb_bands: Sequence[int]) -> np.ndarray:
-    """A ``(C, H, W)`` array as 8-bit ``(H, W, 3)`` or ``(H, W)``, percentile-stretched."""
-    array = np.asarray(image, dtype=np.float32)
-    array = array[list(rgb_bands)] if array.shape[0] >= len(rgb_bands) else array[:1]
-    low, high = np.percentile(array, [1, 99])
-    scaled = np.clip((array - low) / max(high - low, 1e-6), 0, 1)
-    out = (scaled * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
-    return out[..., 0] if out.shape[2] == 1 else out
-
-
 def build_segmentation_from_dataset(
     dataset: Any,
     out_dir: str | Path,
@@ -205,7 +195,7 @@ def build_segmentation_from_dataset(
             sample = dataset[index]
             mask = np.asarray(sample["mask"]).squeeze()
             path = w.image_path(f"images/{index:06d}.png")
-            Image.fromarray(_to_png_array(sample["image"], rgb_bands)).save(path)
+            Image.fromarray(to_display_uint8(sample["image"], rgb_bands)).save(path)
             meta = {"dataset": type(dataset).__name__, "index": index}
             add_mask_record(w, f"{name}-{index:06d}", [path], mask, labels, seed, meta, n_questions)
     return w.report

@@ -154,7 +154,7 @@ def _largest(s: MaskSummary, lab: MaskLabels, rng: random.Random) -> QA | None:
     box = normalize_box(top.box, s.width, s.height)
     question = rng.choice(
         [
-            "Which class forms the largest single region, and where is it?",
+            f"Which of the {lab.noun} forms the largest single region, and where is it?",
             "What is the largest connected region in the image? Give its class and location.",
         ]
     )
