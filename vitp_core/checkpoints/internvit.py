@@ -418,7 +418,8 @@ def build_internvit_backbone(
 
     Returns:
         A headless ``VisionTransformer`` of the InternViT-300M layout (depth, width and
-        MLP width read from the tensors), in eval mode.
+        MLP width read from the tensors), in eval mode; ``vitp_model_name`` and
+        ``vitp_model_kwargs`` attributes record how to rebuild it with ``create_backbone``.
     """
     timm_state = internvit_to_timm(state, ignore_prefixes=INTERNVL_NON_VISION_PREFIXES)
     arch = infer_internvit_arch(timm_state, num_heads=num_heads)
@@ -432,6 +433,12 @@ def build_internvit_backbone(
     model_kwargs.update(timm_kwargs)
     model = create_backbone(INTERNVIT_TIMM_MODEL, **model_kwargs)
     model.load_state_dict(_resize_state(timm_state, model, arch.grid_size), strict=True)
+    # Recorded for export sidecars (vitp_core.training.module.metadata_from_hparams), so the
+    # exported backbone is rebuilt with this shape rather than the 300M defaults.
+    model.vitp_model_name = INTERNVIT_TIMM_MODEL
+    model.vitp_model_kwargs = {
+        k: v for k, v in model_kwargs.items() if k not in ("img_size", "in_chans", "drop_path_rate")
+    }
     _logger.info("Built InternViT backbone %s", arch)
     return model.eval()
 

@@ -46,6 +46,7 @@ __all__ = [
     "LANGUAGE_MODEL_PREFIX",
     "PROJECTOR_PREFIX",
     "InternVLParts",
+    "backbone_from_state",
     "build_internvl_language_model",
     "build_vitp_model_from_internvl",
     "internvl_state_dict",
@@ -213,6 +214,37 @@ def build_vitp_model_from_internvl(
     _load_projector(model, parts.projector)
     _logger.info("Initialised ViTP from InternVL folder %s", folder)
     return model.train(), tokenizer
+
+
+def backbone_from_state(
+    state: Mapping[str, torch.Tensor],
+    *,
+    img_size: int | None = None,
+    num_heads: int | None = None,
+    init_from: str | os.PathLike[str] | None = None,
+) -> VisionTransformer:
+    """Rebuild the ViT of a run that started from an InternVL folder, from its timm weights.
+
+    Used by ``vitp export`` on ``model.vit.*`` of a pretraining checkpoint.
+
+    Args:
+        state: timm-layout ViT weights (``cls_token``, ``blocks.N.*``...).
+        img_size: Tile side the run trained at.
+        num_heads: Attention heads; tensors do not record them.
+        init_from: The run's InternVL folder; when it still exists its ``config.json``
+            supplies ``num_heads``. Without either, ``embed_dim // 64`` (right for
+            InternViT-300M) is assumed and a warning is logged.
+
+    Returns:
+        The ViT with ``state`` loaded, in eval mode.
+    """
+    if num_heads is None and init_from is not None and (Path(init_from) / "config.json").is_file():
+        num_heads = read_internvl_config(init_from).vision.get("num_attention_heads")
+    if num_heads is None:
+        _logger.warning("num_heads unknown: assuming embed_dim // 64 (InternViT-300M: 16).")
+    return build_internvit_backbone(
+        timm_to_internvit(state), img_size=img_size, num_heads=num_heads
+    )
 
 
 def internvl_state_dict(model: ViTPModel) -> dict[str, torch.Tensor]:

@@ -10,8 +10,10 @@ import torch
 from safetensors.torch import load_file
 from tiny_checkpoints import TINY_ARCH, TINY_LLM, write_internvl_folder
 
+from vitp_core.backbone import create_backbone
 from vitp_core.checkpoints.internvit import internvit_to_timm, load_internvit_backbone
 from vitp_core.checkpoints.internvl import (
+    backbone_from_state,
     build_vitp_model_from_internvl,
     internvl_state_dict,
     save_internvl_folder,
@@ -194,3 +196,19 @@ def test_backbone_alone_loads_from_the_internvl_folder(internvl_folder: Path) ->
     vit = load_internvit_backbone(internvl_folder, patch_size=16)
     assert vit.blocks[0].attn.num_heads == TINY_ARCH["num_heads"]
     assert vit.patch_embed.proj.weight.shape[-1] == 16
+
+
+def test_run_backbone_is_rebuilt_for_export(internvl_folder: Path) -> None:
+    model, _ = build_vitp_model_from_internvl(internvl_folder)
+    state = model.vit.state_dict()
+    pixels = torch.randn(1, 3, PX, PX, generator=torch.Generator().manual_seed(5))
+    rebuilt = backbone_from_state(state, img_size=PX, init_from=internvl_folder)
+    assert rebuilt.blocks[0].attn.num_heads == TINY_ARCH["num_heads"]
+    # What the export sidecar records rebuilds the same network through create_backbone.
+    vit = model.vit
+    again = create_backbone(vit.vitp_model_name, img_size=PX, **vit.vitp_model_kwargs)
+    again.load_state_dict(state)
+    with torch.no_grad():
+        expected = model.vit.eval().forward_features(pixels)
+        torch.testing.assert_close(rebuilt.forward_features(pixels), expected)
+        torch.testing.assert_close(again.eval().forward_features(pixels), expected)
