@@ -8,8 +8,9 @@ Sources:
 
 Volumes are reoriented to RAS+ with nibabel; slices are shown in the radiological
 convention (patient's right on the image's left; anterior or superior at the top)
-and written as 8-bit grey PNG, resampled to square pixels. CT intensities go through
-a window (level/width in HU); other modalities are stretched between percentiles.
+and written as 8-bit PNG (grey values, as RGB by default), resampled to square pixels.
+CT intensities go through a window (level/width in HU); other modalities are stretched
+between percentiles.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _in_plane_mm(spacing: tuple[float, float, float], axis: int) -> tuple[float,
 
 
 def _save_slice(
-    image: np.ndarray, pixel_mm: tuple[float, float], path: Path, min_side: int
+    image: np.ndarray, pixel_mm: tuple[float, float], path: Path, min_side: int, channels: int
 ) -> Path:
     height, width = image.shape
     scale_x, scale_y = pixel_mm[0], pixel_mm[1]
@@ -145,7 +146,8 @@ def _save_slice(
     size = np.array([width * scale_x / base, height * scale_y / base])
     size = np.maximum(1, np.round(size * max(1.0, min_side / size.min()))).astype(int)
     picture = Image.fromarray((image * 255 + 0.5).astype(np.uint8))
-    picture.resize((int(size[0]), int(size[1])), Image.BILINEAR).save(path)
+    picture = picture.resize((int(size[0]), int(size[1])), Image.BILINEAR)
+    (picture.convert("RGB") if channels == 3 else picture).save(path)
     return path
 
 
@@ -170,6 +172,7 @@ class _VolumeSettings:
     slices_per_plane: int
     whole_volume: bool
     min_side: int
+    channels: int
     n_questions: int
     seed: int
     meta: dict[str, Any]
@@ -207,7 +210,7 @@ def _add_volume(
     meta = {
         "modality": cfg.modality,
         "volume": item.image.name,
-        "bands": ["gray"],
+        "bands": ["red", "green", "blue"] if cfg.channels == 3 else ["gray"],
         "spacing_mm": list(spacing),
         **cfg.meta,
     }
@@ -221,6 +224,7 @@ def _add_volume(
                 pixel_mm,
                 w.image_path(f"slices/{stem}_{plane}_{index:03d}.png"),
                 cfg.min_side,
+                cfg.channels,
             )
             record_id = f"{w.name}-{stem}-{plane}-{index:03d}"
             qrng = record_rng(cfg.seed, record_id)
@@ -272,6 +276,7 @@ def _add_whole_volume(
                 _in_plane_mm(spacing, axis),
                 w.image_path(f"slices/{stem}_{plane}_{centre[axis]:03d}.png"),
                 cfg.min_side,
+                cfg.channels,
             )
         )
     record_id = f"{w.name}-{stem}-volume"
@@ -296,6 +301,7 @@ def build_volume_corpus(
     slices_per_plane: int = 1,
     whole_volume: bool = True,
     min_side: int = 128,
+    channels: int = 3,
     n_questions: int = 3,
     noun: str = "structures",
     meta: dict[str, Any] | None = None,
@@ -316,12 +322,16 @@ def build_volume_corpus(
         slices_per_plane: Slices per plane and volume (the most labelled one first).
         whole_volume: Also add a 3-slice record with whole-volume questions.
         min_side: Slices are upsampled so their shorter side has this many pixels.
+        channels: 3 writes the grey slice as an RGB PNG with equal channels (what RGB
+            ViTs such as InternViT take), 1 as a grey PNG.
         n_questions: Question/answer turns per record.
         noun: Plural noun for the labelled classes ("structures", "organs").
         meta: Extra metadata for every record.
         on_bad_record: ``"skip"`` or ``"raise"``.
         data_roots: Source folders the output must not be written into.
     """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}.")
     axis_of = {v: k for k, v in PLANE_OF_AXIS.items()}
     unknown = [p for p in planes if p not in axis_of]
     if unknown:
@@ -334,6 +344,7 @@ def build_volume_corpus(
         slices_per_plane,
         whole_volume,
         min_side,
+        channels,
         n_questions,
         seed,
         dict(meta or {}),
