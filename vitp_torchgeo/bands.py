@@ -1,0 +1,190 @@
+"""Band names and adaptation of a ViT patch embedding to another set of input bands.
+
+Weights pretrained on N bands are loaded into a model that reads M bands. When both
+band lists are known, the patch-embedding kernels are matched by name (select, reorder,
+and zero-initialise bands the weights never saw); otherwise they are repeated and
+rescaled with timm's :func:`~timm.models.adapt_input_conv`.
+
+Band names are compared after normalisation: case and surrounding spaces are ignored,
+Sentinel-2 style zero padding is removed (``"B04"`` equals ``"B4"``, ``"B8A"`` stays)
+and the single letters ``R``, ``G``, ``B`` mean ``red``, ``green``, ``blue``. Names are
+not mapped across sensors (Landsat 8 ``B5`` is NIR, Sentinel-2 ``B5`` is red edge):
+to reuse RGB weights on Sentinel-2 data, name the data bands ``red``, ``green``,
+``blue`` where they are, e.g. ``["B1", "blue", "green", "red", "B5", ...]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from timm.models import adapt_input_conv
+
+__all__ = [
+    "LANDSAT8_OLI_TIRS_BANDS",
+    "RGB_BANDS",
+    "SENTINEL1_BANDS",
+    "SENTINEL2_BANDS",
+    "BandAdaptation",
+    "adapt_patch_embed_weight",
+    "normalize_band_name",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Channel names of RGB imagery, in the order the ViTP release expects.
+RGB_BANDS: tuple[str, ...] = ("red", "green", "blue")
+#: Sentinel-2 MSI bands (L1C order, as in TorchGeo's ``EuroSAT.all_band_names``).
+SENTINEL2_BANDS: tuple[str, ...] = (
+    "B1",
+    "B2",
+    "B3",
+    "B4",
+    "B5",
+    "B6",
+    "B7",
+    "B8",
+    "B8A",
+    "B9",
+    "B10",
+    "B11",
+    "B12",
+)
+#: Sentinel-1 GRD dual-polarisation SAR bands.
+SENTINEL1_BANDS: tuple[str, ...] = ("VV", "VH")
+#: Landsat 8/9 OLI-TIRS top-of-atmosphere bands.
+LANDSAT8_OLI_TIRS_BANDS: tuple[str, ...] = tuple(f"B{i}" for i in range(1, 12))
+
+_COMMON_NAMES = {"R": "RED", "G": "GREEN", "B": "BLUE"}
+_PADDED_BAND = re.compile(r"^B0*(\d+)(A?)$")
+
+AdaptationMethod = Literal["identity", "select", "partial", "repeat"]
+
+
+def normalize_band_name(name: str) -> str:
+    """Return the comparison key of a band name (``" b04 "`` -> ``"B4"``, ``"r"`` -> ``"RED"``)."""
+    key = name.strip().upper()
+    key = _COMMON_NAMES.get(key, key)
+    match = _PADDED_BAND.match(key)
+    if match:
+        key = f"B{int(match.group(1))}{match.group(2)}"
+    return key
+
+
+@dataclass
+class BandAdaptation:
+    """What :func:`adapt_patch_embed_weight` did to the input bands.
+
+    Attributes:
+        method: ``"identity"`` (bands unchanged), ``"select"`` (every target band found
+            by name: kernels selected and reordered), ``"partial"`` (some target bands
+            found by name: those copied, the others zero-initialised) or ``"repeat"``
+            (names unknown or disjoint: kernels repeated/truncated and rescaled by
+            ``N / M``, or summed for one band).
+        source_bands: Band names of the weights, when known.
+        target_bands: Band names of the model input, when known.
+        source_index: For ``select``/``partial``: for each target band, the index of
+            the source band it copies, or ``None`` when zero-initialised.
+        message: One-line human-readable account.
+    """
+
+    method: AdaptationMethod
+    source_bands: list[str] | None
+    target_bands: list[str] | None
+    source_index: list[int | None] = field(default_factory=list)
+    message: str = ""
+
+
+def _index_by_name(source: Sequence[str], target: Sequence[str]) -> list[int | None]:
+    keys = [normalize_band_name(name) for name in source]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"Band names of the weights are not unique after normalisation: {source}")
+    lookup = {key: i for i, key in enumerate(keys)}
+    return [lookup.get(normalize_band_name(name)) for name in target]
+
+
+def _by_name(
+    weight: torch.Tensor, source: list[str], target: list[str]
+) -> tuple[torch.Tensor, BandAdaptation] | None:
+    """Match kernels by band name; ``None`` when no band name is shared."""
+    index = _index_by_name(source, target)
+    found = [i for i in index if i is not None]
+    if not found:
+        return None
+    out = weight.new_zeros(weight.shape[0], len(target), *weight.shape[2:])
+    for j, i in enumerate(index):
+        if i is not None:
+            out[:, j] = weight[:, i]
+    if index == list(range(len(source))):
+        method: AdaptationMethod = "identity"
+        message = f"bands match the weights ({len(source)})"
+    elif len(found) == len(target):
+        method = "select"
+        message = f"selected/reordered {len(target)} of {len(source)} bands by name: {target}"
+    else:
+        method = "partial"
+        missing = [name for name, i in zip(target, index, strict=True) if i is None]
+        message = (
+            f"matched {len(found)} of {len(target)} bands by name; zero-initialised "
+            f"kernels for bands the weights never saw: {missing}"
+        )
+    return out, BandAdaptation(method, source, target, index, message)
+
+
+def adapt_patch_embed_weight(
+    weight: torch.Tensor,
+    in_chans: int,
+    source_bands: Sequence[str] | None = None,
+    target_bands: Sequence[str] | None = None,
+    *,
+    warn: bool = True,
+) -> tuple[torch.Tensor, BandAdaptation]:
+    """Adapt a patch-embedding kernel from the weights' bands to the model's bands.
+
+    Args:
+        weight: Conv kernel of the weights, shape ``(D, N, p, p)``.
+        in_chans: Number of model input bands ``M``.
+        source_bands: ``N`` band names of the weights, when known.
+        target_bands: ``M`` band names of the model input, when known.
+        warn: Emit a :class:`UserWarning` whenever the bands change.
+
+    Returns:
+        The kernel, shape ``(D, M, p, p)``, and what was done.
+
+    Raises:
+        ValueError: When a band list's length disagrees with the kernel or ``in_chans``.
+    """
+    n_source = weight.shape[1]
+    source = list(source_bands) if source_bands else None
+    target = list(target_bands) if target_bands else None
+    if source is not None and len(source) != n_source:
+        raise ValueError(
+            f"The weights list {len(source)} bands {source} but their patch embedding "
+            f"reads {n_source}; fix the 'bands' entry of the weights metadata."
+        )
+    if target is not None and len(target) != in_chans:
+        raise ValueError(
+            f"bands={target} names {len(target)} bands but in_channels={in_chans}; "
+            "give one name per input band."
+        )
+    result = _by_name(weight, source, target) if source and target else None
+    if result is None:
+        adapted = adapt_input_conv(in_chans, weight, base_chans=n_source)
+        if in_chans == n_source:
+            how = "band names unknown or disjoint; kept the band order"
+            result = (adapted, BandAdaptation("identity", source, target, message=how))
+        else:
+            how = "summed" if in_chans == 1 else f"repeated and scaled by {n_source}/{in_chans}"
+            reason = "band names unknown" if not (source and target) else "no band name in common"
+            message = f"{reason}: {n_source} -> {in_chans} bands, kernels {how}"
+            result = (adapted, BandAdaptation("repeat", source, target, message=message))
+    adapted, adaptation = result
+    if adaptation.method != "identity" and warn:
+        warnings.warn(f"Patch embedding adapted: {adaptation.message}", UserWarning, stacklevel=2)
+    _logger.info("Patch embedding: %s", adaptation.message)
+    return adapted.to(weight.dtype), adaptation
