@@ -1,0 +1,11 @@
+"""TorchGeo datamodules for the real data under ``$VITP_DATA/rs``.
+
+Every ViTP trainer also works with TorchGeo's own datamodules (``EuroSATDataModule``,
+``LoveDADataModule``, ``LEVIRCDDataModule``, ``VHR10DataModule``...).
+"""
+
+from vitp_torchgeo.datamodules.dubai import DubaiSegmentationDataModule
+from vitp_torchgeo.datamodules.levircd_samples import LEVIRCDSamplesDataModule
+from vitp_torchgeo.datamodules.rsscn7 import RSSCN7DataModule
+
+__all__ = ["DubaiSegmentationDataModule", "LEVIRCDSamplesDataModule", "RSSCN7DataModule"]

@@ -1,0 +1,46 @@
+"""Dubai segmentation datamodule: fixed-size windows, ViTP normalisation, flips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kornia.augmentation as K
+import torch
+from torchgeo.datamodules import NonGeoDataModule
+
+from vitp_torchgeo.datasets import DubaiSegmentation
+from vitp_torchgeo.weights import IMAGENET_MEAN_255, IMAGENET_STD_255
+
+__all__ = ["DubaiSegmentationDataModule"]
+
+
+class DubaiSegmentationDataModule(NonGeoDataModule):
+    """LightningDataModule for :class:`~vitp_torchgeo.datasets.DubaiSegmentation`."""
+
+    mean = torch.tensor(IMAGENET_MEAN_255)
+    std = torch.tensor(IMAGENET_STD_255)
+
+    def __init__(
+        self,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        tile_size: int = 256,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new DubaiSegmentationDataModule.
+
+        Args:
+            batch_size: Size of each mini-batch.
+            num_workers: Number of workers for parallel data loading.
+            tile_size: Side of the square windows in pixels; a multiple of the patch size.
+            **kwargs: :class:`~vitp_torchgeo.datasets.DubaiSegmentation` arguments
+                (``root``...).
+        """
+        super().__init__(DubaiSegmentation, batch_size, num_workers, tile_size=tile_size, **kwargs)
+        self.train_aug = K.AugmentationSequential(
+            K.Normalize(mean=self.mean, std=self.std),
+            K.RandomHorizontalFlip(),
+            K.RandomVerticalFlip(),
+            data_keys=None,
+            keepdim=True,
+        )

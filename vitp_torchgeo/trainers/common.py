@@ -1,0 +1,122 @@
+"""What every ViTP trainer shares: building the backbone from weights, and the optimizer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from vitp_core.backbone import create_backbone
+from vitp_torchgeo.optim import layer_decay_param_groups
+from vitp_torchgeo.weights import WeightsLoadResult, WeightsSpec, load_vitp_weights, weights_meta
+
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "build_backbone",
+    "configure_vitp_optimizers",
+    "freeze",
+    "resolve_backbone",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Backbone used when neither ``backbone`` nor ``weights`` names one.
+DEFAULT_BACKBONE = "vitp_small_patch16_224"
+
+
+def resolve_backbone(
+    backbone: str | None,
+    weights: WeightsSpec | None,
+    backbone_kwargs: dict[str, Any] | None,
+) -> tuple[str, dict[str, Any]]:
+    """Settle the timm name and arguments of the backbone before it is built.
+
+    The weights' metadata (``model``, ``model_kwargs`` and ``img_size`` of a ``vitp
+    export`` or a release) fills in what the user left out, so that a checkpoint's saved
+    hyper-parameters rebuild the same architecture even without the weights.
+
+    Args:
+        backbone: timm name chosen by the user, or ``None``.
+        weights: Weights to load later, or ``None``.
+        backbone_kwargs: Extra :func:`timm.create_model` arguments chosen by the user.
+
+    Returns:
+        The timm name and the complete keyword arguments.
+    """
+    kwargs = dict(backbone_kwargs or {})
+    if weights is None:
+        return backbone or DEFAULT_BACKBONE, kwargs
+    meta = weights_meta(weights)
+    name = backbone or meta.get("model") or DEFAULT_BACKBONE
+    if backbone and meta.get("model") and backbone != meta["model"]:
+        _logger.warning("backbone=%s but the weights were trained as %s", backbone, meta["model"])
+    resolved = dict(meta.get("model_kwargs") or {}) if name == meta.get("model") else {}
+    if meta.get("img_size"):
+        resolved["img_size"] = (
+            list(meta["img_size"]) if not isinstance(meta["img_size"], int) else meta["img_size"]
+        )
+    resolved.update(kwargs)
+    return name, resolved
+
+
+def build_backbone(
+    name: str,
+    weights: WeightsSpec | None,
+    in_channels: int,
+    bands: Sequence[str] | None,
+    backbone_kwargs: dict[str, Any],
+    **kwargs: Any,
+) -> tuple[VisionTransformer, WeightsLoadResult | None]:
+    """Create the timm ViT and load the weights into it.
+
+    Args:
+        name: timm model name.
+        weights: Weights to load (enum member, name or path), or ``None``.
+        in_channels: Number of input bands.
+        bands: Band names of the input, for band adaptation by name.
+        backbone_kwargs: :func:`timm.create_model` arguments (from :func:`resolve_backbone`).
+        **kwargs: Further arguments that override ``backbone_kwargs`` (``num_classes``...).
+
+    Returns:
+        The backbone and, when weights were given, what loading them did.
+    """
+    if bands is not None and len(bands) != in_channels:
+        raise ValueError(
+            f"bands={list(bands)} names {len(bands)} bands, in_channels={in_channels}."
+        )
+    model = create_backbone(name, in_chans=in_channels, **{**backbone_kwargs, **kwargs})
+    result = load_vitp_weights(model, weights, bands=bands) if weights is not None else None
+    return model, result
+
+
+def freeze(module: nn.Module) -> None:
+    """Stop gradients for every parameter of ``module``."""
+    for param in module.parameters():
+        param.requires_grad = False
+
+
+def configure_vitp_optimizers(
+    task: LightningModule, backbone: VisionTransformer
+) -> OptimizerLRSchedulerConfig:
+    """AdamW with layer-wise LR decay over ``backbone``, and TorchGeo's plateau schedule.
+
+    Reads ``lr``, ``weight_decay``, ``layer_decay`` and ``patience`` from the task's
+    hyper-parameters and monitors ``task.monitor``, as TorchGeo's ``BaseTask`` does.
+    """
+    hparams = task.hparams
+    groups = layer_decay_param_groups(
+        task, backbone, hparams["lr"], hparams["weight_decay"], hparams["layer_decay"]
+    )
+    optimizer = AdamW(groups, lr=hparams["lr"])
+    scheduler = ReduceLROnPlateau(optimizer, patience=hparams["patience"])
+    return {
+        "optimizer": optimizer,
+        "lr_scheduler": {"scheduler": scheduler, "monitor": task.monitor},
+    }

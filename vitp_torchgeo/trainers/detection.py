@@ -1,0 +1,98 @@
+"""Object detection (horizontal boxes) with ViTP, a simple feature pyramid and Faster R-CNN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torchgeo.trainers import ObjectDetectionTask
+from torchvision.models._api import WeightsEnum
+
+from vitp_torchgeo.models import ViTPyramidEncoder, vitp_faster_rcnn
+from vitp_torchgeo.trainers.common import (
+    build_backbone,
+    configure_vitp_optimizers,
+    freeze,
+    resolve_backbone,
+)
+
+__all__ = ["ViTPObjectDetectionTask"]
+
+
+class ViTPObjectDetectionTask(ObjectDetectionTask):
+    """Object detection: ViTP -> simple feature pyramid (ViTDet) -> Faster R-CNN.
+
+    TorchGeo 0.8's :class:`~torchgeo.trainers.ObjectDetectionTask` builds only ResNet-FPN
+    backbones, so this task replaces ``configure_models``; training, validation (mAP)
+    and batches (``image``, ``bbox_xyxy``, ``label``) are TorchGeo's, e.g. from
+    :class:`~torchgeo.datamodules.VHR10DataModule`.
+    """
+
+    ignore = "weights"
+
+    def __init__(
+        self,
+        model: str = "faster-rcnn",
+        backbone: str | None = None,
+        weights: WeightsEnum | str | None = None,
+        in_channels: int = 3,
+        bands: Sequence[str] | None = None,
+        num_classes: int = 2,
+        lr: float = 1e-4,
+        patience: int = 10,
+        freeze_backbone: bool = False,
+        out_indices: Sequence[int] | None = None,
+        pyramid_channels: int = 256,
+        weight_decay: float = 0.05,
+        layer_decay: float = 0.9,
+        drop_path_rate: float = 0.1,
+        backbone_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Initialize a new ViTPObjectDetectionTask instance.
+
+        Args:
+            model: Detector; only 'faster-rcnn'.
+            backbone: timm name of the ViTP backbone; default: the weights' model, else
+                ``vitp_small_patch16_224``.
+            weights: Enum member, its name, or the path of a ``vitp export`` file.
+            in_channels: Number of input bands.
+            bands: Band names of the input, to adapt the patch embedding by name.
+            num_classes: Number of classes including the background.
+            lr: Learning rate of the detector and the last block.
+            patience: Patience of the plateau learning-rate schedule, in epochs.
+            freeze_backbone: Freeze the ViT (train pyramid and detector heads).
+            out_indices: Blocks feeding the pyramid (1 or 4, increasing).
+            pyramid_channels: Width of the pyramid levels.
+            weight_decay: AdamW weight decay of weight matrices.
+            layer_decay: Layer-wise LR decay per block (1.0 disables).
+            drop_path_rate: Stochastic depth of the backbone blocks.
+            backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
+        """
+        if model != "faster-rcnn":
+            raise ValueError(f"model={model!r}: ViTPObjectDetectionTask builds 'faster-rcnn'.")
+        self.weights = weights
+        # Recorded by save_hyperparameters (it reads these locals).
+        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
+        # Skip ObjectDetectionTask.__init__ (its own arguments) and run BaseTask's.
+        super(ObjectDetectionTask, self).__init__()
+
+    def configure_models(self) -> None:
+        """Build ViTP + pyramid + Faster R-CNN and load the weights."""
+        hparams = self.hparams
+        vit, self.weights_result = build_backbone(
+            hparams["backbone"],
+            self.weights,
+            hparams["in_channels"],
+            hparams["bands"],
+            hparams["backbone_kwargs"],
+            drop_path_rate=hparams["drop_path_rate"],
+        )
+        encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+        self.model = vitp_faster_rcnn(encoder, hparams["num_classes"])
+        if hparams["freeze_backbone"]:
+            freeze(vit)
+
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
+        return configure_vitp_optimizers(self, self.model.backbone.encoder.vit)

@@ -1,0 +1,115 @@
+"""Semantic segmentation with a ViTP backbone, simple feature pyramid and UPerNet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torch import Tensor
+from torchgeo.trainers import SemanticSegmentationTask
+from torchvision.models._api import WeightsEnum
+
+from vitp_torchgeo.models import ViTPUPerNet, ViTPyramidEncoder
+from vitp_torchgeo.trainers.common import (
+    build_backbone,
+    configure_vitp_optimizers,
+    freeze,
+    resolve_backbone,
+)
+
+__all__ = ["ViTPSemanticSegmentationTask"]
+
+
+class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
+    """Semantic segmentation: ViTP -> simple feature pyramid (ViTDet) -> UPerNet.
+
+    TorchGeo's :class:`~torchgeo.trainers.SemanticSegmentationTask` also takes a ViTP
+    backbone as ``model='dpt', backbone='tu-vitp_small_patch16_224'``; this task adds the
+    feature pyramid from chosen blocks, UPerNet, ViTP weights with band adaptation, and
+    layer-wise LR decay.
+    """
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        weights: WeightsEnum | str | None = None,
+        in_channels: int = 3,
+        bands: Sequence[str] | None = None,
+        task: Literal["binary", "multiclass", "multilabel"] = "multiclass",
+        num_classes: int | None = None,
+        num_labels: int | None = None,
+        loss: Literal["ce", "bce", "jaccard", "focal"] = "ce",
+        class_weights: Tensor | Sequence[float] | None = None,
+        ignore_index: int | None = None,
+        lr: float = 1e-4,
+        patience: int = 10,
+        freeze_backbone: bool = False,
+        freeze_decoder: bool = False,
+        out_indices: Sequence[int] | None = None,
+        pyramid_channels: int = 256,
+        decoder_channels: int = 256,
+        weight_decay: float = 0.05,
+        layer_decay: float = 0.9,
+        drop_path_rate: float = 0.1,
+        backbone_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Initialize a new ViTPSemanticSegmentationTask instance.
+
+        Args:
+            backbone: timm name of the ViTP backbone; default: the weights' model, else
+                ``vitp_small_patch16_224``.
+            weights: Enum member, its name, or the path of a ``vitp export`` file.
+            in_channels: Number of input bands.
+            bands: Band names of the input, to adapt the patch embedding by name.
+            task: One of 'binary', 'multiclass', or 'multilabel'.
+            num_classes: Number of prediction classes (only for ``task='multiclass'``).
+            num_labels: Number of prediction labels (only for ``task='multilabel'``).
+            loss: One of 'ce', 'bce', 'jaccard', or 'focal'.
+            class_weights: Optional rescaling weight of each class (with 'ce').
+            ignore_index: Optional class index ignored by the loss and metrics.
+            lr: Learning rate of the decoder and the last block.
+            patience: Patience of the plateau learning-rate schedule, in epochs.
+            freeze_backbone: Freeze the ViT (train pyramid, decoder and head).
+            freeze_decoder: Freeze the ViT, pyramid and decoder (train the 1x1 head only).
+            out_indices: Blocks feeding the pyramid (1 or 4, increasing); default evenly
+                spaced.
+            pyramid_channels: Width of the pyramid levels.
+            decoder_channels: Width of the UPerNet decoder.
+            weight_decay: AdamW weight decay of weight matrices.
+            layer_decay: Layer-wise LR decay per block (1.0 disables).
+            drop_path_rate: Stochastic depth of the backbone blocks.
+            backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
+        """
+        self.weights = weights
+        # Recorded by save_hyperparameters (it reads these locals).
+        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
+        # Skip SemanticSegmentationTask.__init__ (its own arguments) and run BaseTask's.
+        super(SemanticSegmentationTask, self).__init__()
+
+    def configure_models(self) -> None:
+        """Build ViTP + pyramid + UPerNet and load the weights."""
+        hparams = self.hparams
+        vit, self.weights_result = build_backbone(
+            hparams["backbone"],
+            self.weights,
+            hparams["in_channels"],
+            hparams["bands"],
+            hparams["backbone_kwargs"],
+            drop_path_rate=hparams["drop_path_rate"],
+        )
+        encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+        self.model = ViTPUPerNet(
+            encoder,
+            hparams["num_classes"] or hparams["num_labels"] or 1,
+            hparams["decoder_channels"],
+        )
+        if hparams["freeze_backbone"] or hparams["freeze_decoder"]:
+            freeze(vit)
+        if hparams["freeze_decoder"]:
+            freeze(encoder.pyramid)
+            freeze(self.model.decoder)
+
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
+        return configure_vitp_optimizers(self, self.model.encoder.vit)
