@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["DEMO_BANDS", "DEMO_CLASSES", "DemoFeature", "DemoScene", "generate_aerial_scene"]
+__all__ = [
+    "DEMO_BANDS",
+    "DEMO_CLASSES",
+    "DemoFeature",
+    "DemoScene",
+    "generate_aerial_scene",
+    "generate_change_pair",
+]
 
 #: Class index -> name; the mask values of the scene.
 DEMO_CLASSES = {0: "bare land", 1: "vegetation", 2: "water", 3: "road", 4: "building"}
@@ -147,3 +154,36 @@ def generate_aerial_scene(rng: np.random.Generator, width: int, height: int) -> 
     features = _features(rng, width, height)
     mask = _render_mask(features, width, height)
     return DemoScene(_render_image(mask, rng), mask, features)
+
+
+def generate_change_pair(
+    rng: np.random.Generator, size: int, max_new_buildings: int = 6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A before/after RGB pair where new buildings appear, and the change mask.
+
+    Args:
+        rng: Seeded generator.
+        size: Side of the square images in pixels.
+        max_new_buildings: Up to this many buildings are added (possibly none).
+
+    Returns:
+        ``before`` and ``after`` as ``(H, W, 3)`` uint8 and the ``(H, W)`` bool change mask.
+    """
+    scene = generate_aerial_scene(rng, size, size)
+    new = [
+        DemoFeature(
+            4,
+            _rectangle(*rng.uniform(10, size - 10, 2), *rng.uniform(6, 14, 2), rng.normal(0, 0.2)),
+        )
+        for _ in range(int(rng.integers(0, max_new_buildings + 1)))
+    ]
+    changed = _render_mask(new, size, size) > 0
+    changed &= scene.mask != 4  # a roof drawn over a roof is no change
+    after_mask = np.where(changed, 4, scene.mask).astype(np.uint8)
+    after = np.where(changed[None], _render_image(after_mask, rng), scene.image)
+    before_rgb = scene.image[:3].transpose(1, 2, 0)
+    return (
+        np.ascontiguousarray(before_rgb),
+        np.ascontiguousarray(after[:3].transpose(1, 2, 0)),
+        changed,
+    )
