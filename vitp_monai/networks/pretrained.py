@@ -226,16 +226,14 @@ def _to_timm_layout(
     monai_state = _sub_state(state, MONAI_PATCH_KEY)
     if monai_state is not None:
         return monai_vit_to_timm(monai_state), "monai_vit"
-    if any(k.startswith(("embeddings.", "encoder.layers.")) for k in state):
-        try:
-            from vitp_core.checkpoints.internvit import internvit_to_timm, is_internvit_state_dict
-        except ImportError as err:
-            raise ImportError(
-                f"{path} looks like an InternViT checkpoint, but vitp_core.checkpoints.internvit "
-                "is not available to convert it; update vitp."
-            ) from err
-        if is_internvit_state_dict(state):
-            return internvit_to_timm(state), "internvit"
+    from vitp_core.checkpoints.internvit import (
+        INTERNVL_NON_VISION_PREFIXES,
+        internvit_to_timm,
+        is_internvit_state_dict,
+    )
+
+    if is_internvit_state_dict(state):
+        return internvit_to_timm(state, ignore_prefixes=INTERNVL_NON_VISION_PREFIXES), "internvit"
     raise ValueError(
         f"{path}: no ViT patch embedding found (looked for timm 'patch_embed.proj.weight', MONAI "
         f"'{MONAI_PATCH_KEY}' and InternViT 'embeddings.patch_embedding.weight'); first keys: "
