@@ -75,6 +75,11 @@ def _is_current(out_dir: Path, config: dict[str, Any]) -> bool:
         return False
 
 
+def _pixel_to_map(transform: Any, col: float, row: float) -> tuple[float, float]:
+    a, b, c, d, e, f = tuple(transform)[:6]
+    return a * col + b * row + c, d * col + e * row + f
+
+
 def _grid(n_scenes: int) -> tuple[int, int]:
     """Columns and rows of chips, ``cols * rows == n_scenes``, as square as possible."""
     rows = max(d for d in range(1, math.isqrt(n_scenes) + 1) if n_scenes % d == 0)
@@ -110,7 +115,7 @@ def _aerial_scene_files(
         dst.descriptions = DEMO_BANDS
     # Pixel (x, y) vertices -> map coordinates of the pixel centre.
     polygons = [
-        make_valid(Polygon([transform * (x + 0.5, y + 0.5) for x, y in f.polygon]))
+        make_valid(Polygon([_pixel_to_map(transform, x + 0.5, y + 0.5) for x, y in f.polygon]))
         for f in scene.features
     ]
     frame = gpd.GeoDataFrame(

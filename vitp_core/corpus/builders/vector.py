@@ -107,6 +107,12 @@ def read_vector_labels(
     )
 
 
+def _apply(transform: Any, x: float, y: float) -> tuple[float, float]:
+    """Map ``(x, y)`` through an affine transform (version-independent ``transform @ (x, y)``)."""
+    a, b, c, d, e, f = tuple(transform)[:6]
+    return a * x + b * y + c, d * x + e * y + f
+
+
 def _chip_labels(
     vectors: VectorLabels, chip: Chip
 ) -> tuple[np.ndarray, list[list[float]], list[str]]:
@@ -115,8 +121,8 @@ def _chip_labels(
     from shapely.geometry import box
 
     height, width = chip.pixels.shape[1:]
-    x1, y1 = chip.transform * (0, 0)
-    x2, y2 = chip.transform * (width, height)
+    x1, y1 = _apply(chip.transform, 0, 0)
+    x2, y2 = _apply(chip.transform, width, height)
     extent = box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
     inside = vectors.frame[vectors.frame.intersects(extent)]
     clipped = inside.geometry.intersection(extent)
@@ -136,7 +142,7 @@ def _chip_labels(
         if index not in vectors.objects:
             continue
         gx1, gy1, gx2, gy2 = geometry.bounds
-        cols, rows = zip(inverse * (gx1, gy1), inverse * (gx2, gy2), strict=True)
+        cols, rows = zip(_apply(inverse, gx1, gy1), _apply(inverse, gx2, gy2), strict=True)
         bx = [
             max(0.0, min(cols)),
             max(0.0, min(rows)),
