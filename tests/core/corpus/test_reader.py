@@ -20,7 +20,8 @@ def test_official_internvl_grounding_record_and_mixture(tmp_path: Path) -> None:
         "conversations": [
             {
                 "from": "human",
-                "value": "<image>\nPlease provide the bounding box coordinate of the region this sentence describes: <ref>airplane</ref>",
+                "value": "<image>\nPlease provide the bounding box coordinate of the region "
+                "this sentence describes: <ref>airplane</ref>",
             },
             {"from": "gpt", "value": "<ref>airplane</ref><box>[[102, 250, 380, 501]]</box>"},
         ],
