@@ -25,6 +25,7 @@ class DubaiSegmentationDataModule(NonGeoDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
         tile_size: int = 256,
+        root: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new DubaiSegmentationDataModule.
@@ -33,10 +34,13 @@ class DubaiSegmentationDataModule(NonGeoDataModule):
             batch_size: Size of each mini-batch.
             num_workers: Number of workers for parallel data loading.
             tile_size: Side of the square windows in pixels; a multiple of the patch size.
+            root: Dataset folder; ``None`` means ``$VITP_DATA/rs/dubai``.
             **kwargs: :class:`~vitp_torchgeo.datasets.DubaiSegmentation` arguments
-                (``root``...).
+                .
         """
-        super().__init__(DubaiSegmentation, batch_size, num_workers, tile_size=tile_size, **kwargs)
+        super().__init__(
+            DubaiSegmentation, batch_size, num_workers, root=root, tile_size=tile_size, **kwargs
+        )
         self.train_aug = K.AugmentationSequential(
             K.Normalize(mean=self.mean, std=self.std),
             K.RandomHorizontalFlip(),

@@ -6,6 +6,7 @@ from typing import Any
 
 import kornia.augmentation as K
 import torch
+from torch import Tensor
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.samplers.utils import _to_tuple
 
@@ -21,6 +22,11 @@ class LEVIRCDSamplesDataModule(NonGeoDataModule):
     Mirrors :class:`torchgeo.datamodules.LEVIRCDDataModule` (random crops for training,
     centre crops otherwise, applied to both dates alike), adds flips, and normalises
     with ImageNet statistics as the ViTP release expects.
+
+    kornia 0.9's ``VideoSequential`` requires the mask to have one frame per date, which
+    TorchGeo 0.8.1's LEVIR-CD pipeline (mask ``(B, 1, H, W)``) does not give; the mask is
+    therefore repeated over the dates for augmentation and reduced back to
+    ``(B, 1, H, W)`` afterwards (both dates receive the same crop and flips).
     """
 
     mean = torch.tensor(IMAGENET_MEAN_255)
@@ -31,6 +37,7 @@ class LEVIRCDSamplesDataModule(NonGeoDataModule):
         batch_size: int = 4,
         patch_size: tuple[int, int] | int = 256,
         num_workers: int = 0,
+        root: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new LEVIRCDSamplesDataModule.
@@ -40,9 +47,10 @@ class LEVIRCDSamplesDataModule(NonGeoDataModule):
             patch_size: Crop size ``size`` or ``(height, width)`` in pixels; a multiple of
                 the patch size of the backbone.
             num_workers: Number of workers for parallel data loading.
-            **kwargs: :class:`~vitp_torchgeo.datasets.LEVIRCDSamples` arguments (``root``).
+            root: Dataset folder; ``None`` means ``$VITP_DATA/rs/levir_cd_samples``.
+            **kwargs: :class:`~vitp_torchgeo.datasets.LEVIRCDSamples` arguments.
         """
-        super().__init__(LEVIRCDSamples, batch_size, num_workers, **kwargs)
+        super().__init__(LEVIRCDSamples, batch_size, num_workers, root=root, **kwargs)
         self.patch_size = _to_tuple(patch_size)
         self.train_aug = K.AugmentationSequential(
             K.VideoSequential(
@@ -62,3 +70,21 @@ class LEVIRCDSamplesDataModule(NonGeoDataModule):
             keepdim=True,
             same_on_batch=True,
         )
+
+    def on_after_batch_transfer(
+        self, batch: dict[str, Tensor], dataloader_idx: int
+    ) -> dict[str, Tensor]:
+        """Augment a batch, giving the mask one frame per date for kornia.
+
+        Args:
+            batch: ``image`` of shape ``(B, T, C, H, W)``, ``mask`` of shape ``(B, 1, H, W)``.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            The augmented batch, ``mask`` of shape ``(B, 1, h, w)``.
+        """
+        frames = batch["image"].shape[1]
+        batch["mask"] = batch["mask"].expand(-1, frames, -1, -1).contiguous()
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        batch["mask"] = batch["mask"][:, :1]
+        return batch

@@ -28,6 +28,7 @@ class RSSCN7DataModule(NonGeoDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         image_size: int | None = None,
+        root: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new RSSCN7DataModule.
@@ -37,9 +38,10 @@ class RSSCN7DataModule(NonGeoDataModule):
             num_workers: Number of workers for parallel data loading.
             image_size: Resize the 128 px scenes to this side (a multiple of the patch
                 size, e.g. 224 or 448 for patch 14); ``None`` keeps 128.
-            **kwargs: :class:`~vitp_torchgeo.datasets.RSSCN7` arguments (``root``...).
+            root: Dataset folder; ``None`` means ``$VITP_DATA/rs/rsscn7``.
+            **kwargs: :class:`~vitp_torchgeo.datasets.RSSCN7` arguments.
         """
-        super().__init__(RSSCN7, batch_size, num_workers, **kwargs)
+        super().__init__(RSSCN7, batch_size, num_workers, root=root, **kwargs)
         resize = [K.Resize((image_size, image_size))] if image_size else []
         self.train_aug = K.AugmentationSequential(
             K.Normalize(mean=self.mean, std=self.std),

@@ -84,7 +84,7 @@ class DubaiSegmentation(NonGeoDataset):
         split: str = "train",
         tile_size: int = 256,
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
-        cache_images: int = 4,
+        cache_images: int | None = None,
     ) -> None:
         """Initialize a new DubaiSegmentation dataset.
 
@@ -94,7 +94,8 @@ class DubaiSegmentation(NonGeoDataset):
             split: One of ``train``, ``val``, ``test``.
             tile_size: Side of the square windows in pixels (at most 509).
             transforms: Function applied to each sample dict.
-            cache_images: Number of decoded images (and masks) kept in memory.
+            cache_images: Number of decoded images (and masks) kept in memory, as
+                uint8; ``None`` keeps all of the split (about 0.3 GB for train).
         """
         if split not in self.split_tiles:
             raise ValueError(f"split={split!r}; use one of {tuple(self.split_tiles)}.")
@@ -159,14 +160,14 @@ class DubaiSegmentation(NonGeoDataset):
             self._cache.move_to_end(image)
             return self._cache[image]
         with Image.open(image) as img:
-            pixels = np.asarray(img.convert("RGB"), dtype=np.float32)
-        labels = self._decode_mask(mask)
+            pixels = np.array(img.convert("RGB"), dtype=np.uint8)
+        labels = self._decode_mask(mask).astype(np.uint8)
         if labels.shape != pixels.shape[:2]:
             raise ValueError(
                 f"{mask} is {labels.shape[::-1]} px but {image} is {pixels.shape[1::-1]}."
             )
         self._cache[image] = (pixels, labels)
-        while len(self._cache) > self.cache_images:
+        while self.cache_images is not None and len(self._cache) > self.cache_images:
             self._cache.popitem(last=False)
         return pixels, labels
 
@@ -180,8 +181,8 @@ class DubaiSegmentation(NonGeoDataset):
         pixels, labels = self._load(image, mask)
         rows, cols = slice(top, top + self.tile_size), slice(left, left + self.tile_size)
         sample = {
-            "image": torch.from_numpy(pixels[rows, cols]).permute(2, 0, 1).contiguous(),
-            "mask": torch.from_numpy(labels[rows, cols].copy()),
+            "image": torch.from_numpy(pixels[rows, cols]).permute(2, 0, 1).float(),
+            "mask": torch.from_numpy(labels[rows, cols]).long(),
         }
         if self.transforms is not None:
             sample = self.transforms(sample)

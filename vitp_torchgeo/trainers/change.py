@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import matplotlib.pyplot as plt
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.datasets import RGBBandsMissingError, unbind_samples
 from torchgeo.trainers import ChangeDetectionTask
 from torchvision.models._api import WeightsEnum
 
@@ -16,7 +19,6 @@ from vitp_torchgeo.trainers.common import (
     build_backbone,
     configure_vitp_optimizers,
     freeze,
-    resolve_backbone,
 )
 
 __all__ = ["ViTPChangeDetectionTask"]
@@ -27,6 +29,10 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
 
     Batches are TorchGeo's: ``image`` of shape ``(B, 2, C, H, W)`` and ``mask`` of shape
     ``(B, 1, H, W)``, as from :class:`~torchgeo.datamodules.LEVIRCDDataModule`.
+
+    The step is TorchGeo's, except that validation figures denormalise the image alone:
+    TorchGeo 0.8.1 passes the ``(B, 1, H, W)`` mask through a kornia ``VideoSequential``,
+    which kornia 0.9 rejects (one mask frame for two dates).
     """
 
     def __init__(
@@ -86,8 +92,6 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
             backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
         """
         self.weights = weights
-        # Recorded by save_hyperparameters (it reads these locals).
-        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
         # Skip ChangeDetectionTask.__init__ (its own arguments) and run BaseTask's.
         super(ChangeDetectionTask, self).__init__()
 
@@ -95,11 +99,8 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
         """Build the siamese ViTP change network and load the weights."""
         hparams = self.hparams
         vit, self.weights_result = build_backbone(
-            hparams["backbone"],
+            hparams,
             self.weights,
-            hparams["in_channels"],
-            hparams["bands"],
-            hparams["backbone_kwargs"],
             drop_path_rate=hparams["drop_path_rate"],
         )
         encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
@@ -119,3 +120,51 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
         return configure_vitp_optimizers(self, self.model.encoder.vit)
+
+    def _shared_step(self, batch: Any, batch_idx: int, stage: str) -> Tensor:
+        """Compute the loss and metrics of a stage; log figures for validation.
+
+        Args:
+            batch: ``image`` ``(B, 2, C, H, W)`` and ``mask`` ``(B, 1, H, W)``.
+            batch_idx: Index of the batch.
+            stage: ``train``, ``val`` or ``test``.
+
+        Returns:
+            The loss.
+        """
+        x, y = batch["image"], batch["mask"]
+        if self.hparams["task"] == "multiclass":
+            y = y.squeeze(1).long()
+        y_hat = self(x)
+        loss: Tensor = self.criterion(y_hat, y.float() if self.hparams["loss"] == "bce" else y)
+        self.log(f"{stage}_loss", loss, batch_size=x.shape[0])
+        metrics = getattr(self, f"{stage}_metrics", None)
+        if metrics:
+            metrics(y_hat, y)
+            self.log_dict(metrics, batch_size=x.shape[0])
+        if stage == "val" and batch_idx < 10:
+            self._log_figure(batch, y_hat, batch_idx)
+        return loss
+
+    def _log_figure(self, batch: dict[str, Tensor], y_hat: Tensor, batch_idx: int) -> None:
+        """Plot the first sample of a validation batch to a logger that takes figures."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        experiment = getattr(self.logger, "experiment", None) if self.logger else None
+        if not isinstance(datamodule, BaseDataModule) or not hasattr(experiment, "add_figure"):
+            return
+        image = batch["image"] * datamodule.std.to(batch["image"]).view(-1, 1, 1)
+        image = image + datamodule.mean.to(image).view(-1, 1, 1)
+        if self.hparams["task"] == "multiclass":
+            prediction = y_hat.argmax(dim=1, keepdim=True)
+        else:
+            prediction = (y_hat.sigmoid() >= 0.5).long()
+        sample = unbind_samples(
+            {"image": image.cpu(), "mask": batch["mask"].cpu(), "prediction": prediction.cpu()}
+        )[0]
+        try:
+            figure = datamodule.plot(sample)
+        except RGBBandsMissingError:
+            return
+        if figure:
+            experiment.add_figure(f"image/{batch_idx}", figure, global_step=self.global_step)
+            plt.close(figure)

@@ -14,7 +14,6 @@ from vitp_torchgeo.trainers.common import (
     build_backbone,
     configure_vitp_optimizers,
     freeze,
-    resolve_backbone,
 )
 
 __all__ = ["ViTPClassificationTask"]
@@ -72,9 +71,6 @@ class ViTPClassificationTask(ClassificationTask):
             backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
         """
         self.weights = weights
-        # Recorded by save_hyperparameters (it reads these locals): a checkpoint then
-        # rebuilds the same architecture without the weights.
-        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
         # Skip ClassificationTask.__init__ (its own arguments) and run BaseTask's.
         super(ClassificationTask, self).__init__()
 
@@ -82,11 +78,8 @@ class ViTPClassificationTask(ClassificationTask):
         """Build the ViT with a classification head and load the weights."""
         hparams = self.hparams
         self.model, self.weights_result = build_backbone(
-            hparams["backbone"],
+            hparams,
             self.weights,
-            hparams["in_channels"],
-            hparams["bands"],
-            hparams["backbone_kwargs"],
             num_classes=hparams["num_classes"] or hparams["num_labels"] or 1,
             drop_path_rate=hparams["drop_path_rate"],
             global_pool=hparams["global_pool"],

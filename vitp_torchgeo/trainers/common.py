@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import MutableMapping
 from typing import Any
 
 from lightning.pytorch import LightningModule
@@ -59,34 +59,37 @@ def resolve_backbone(
         _logger.warning("backbone=%s but the weights were trained as %s", backbone, meta["model"])
     resolved = dict(meta.get("model_kwargs") or {}) if name == meta.get("model") else {}
     if meta.get("img_size"):
-        resolved["img_size"] = (
-            list(meta["img_size"]) if not isinstance(meta["img_size"], int) else meta["img_size"]
-        )
+        size = meta["img_size"]
+        resolved["img_size"] = size if isinstance(size, int) else list(size)
     resolved.update(kwargs)
     return name, resolved
 
 
 def build_backbone(
-    name: str,
+    hparams: MutableMapping[str, Any],
     weights: WeightsSpec | None,
-    in_channels: int,
-    bands: Sequence[str] | None,
-    backbone_kwargs: dict[str, Any],
     **kwargs: Any,
 ) -> tuple[VisionTransformer, WeightsLoadResult | None]:
-    """Create the timm ViT and load the weights into it.
+    """Create a trainer's timm ViT and load its weights.
+
+    Reads ``backbone``, ``backbone_kwargs``, ``in_channels`` and ``bands`` from the
+    trainer's hyper-parameters and writes the resolved ``backbone`` and
+    ``backbone_kwargs`` back (see :func:`resolve_backbone`), so that the checkpoint's
+    hyper-parameters rebuild the architecture without the weights.
 
     Args:
-        name: timm model name.
+        hparams: The trainer's hyper-parameters (updated in place).
         weights: Weights to load (enum member, name or path), or ``None``.
-        in_channels: Number of input bands.
-        bands: Band names of the input, for band adaptation by name.
-        backbone_kwargs: :func:`timm.create_model` arguments (from :func:`resolve_backbone`).
-        **kwargs: Further arguments that override ``backbone_kwargs`` (``num_classes``...).
+        **kwargs: Further :func:`timm.create_model` arguments (``num_classes``...).
 
     Returns:
         The backbone and, when weights were given, what loading them did.
     """
+    name, backbone_kwargs = resolve_backbone(
+        hparams["backbone"], weights, hparams["backbone_kwargs"]
+    )
+    hparams["backbone"], hparams["backbone_kwargs"] = name, backbone_kwargs
+    in_channels, bands = hparams["in_channels"], hparams["bands"]
     if bands is not None and len(bands) != in_channels:
         raise ValueError(
             f"bands={list(bands)} names {len(bands)} bands, in_channels={in_channels}."

@@ -14,7 +14,6 @@ from vitp_torchgeo.trainers.common import (
     build_backbone,
     configure_vitp_optimizers,
     freeze,
-    resolve_backbone,
 )
 
 __all__ = ["ViTPObjectDetectionTask"]
@@ -72,8 +71,6 @@ class ViTPObjectDetectionTask(ObjectDetectionTask):
         if model != "faster-rcnn":
             raise ValueError(f"model={model!r}: ViTPObjectDetectionTask builds 'faster-rcnn'.")
         self.weights = weights
-        # Recorded by save_hyperparameters (it reads these locals).
-        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
         # Skip ObjectDetectionTask.__init__ (its own arguments) and run BaseTask's.
         super(ObjectDetectionTask, self).__init__()
 
@@ -81,11 +78,8 @@ class ViTPObjectDetectionTask(ObjectDetectionTask):
         """Build ViTP + pyramid + Faster R-CNN and load the weights."""
         hparams = self.hparams
         vit, self.weights_result = build_backbone(
-            hparams["backbone"],
+            hparams,
             self.weights,
-            hparams["in_channels"],
-            hparams["bands"],
-            hparams["backbone_kwargs"],
             drop_path_rate=hparams["drop_path_rate"],
         )
         encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])

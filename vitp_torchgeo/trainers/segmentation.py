@@ -15,7 +15,6 @@ from vitp_torchgeo.trainers.common import (
     build_backbone,
     configure_vitp_optimizers,
     freeze,
-    resolve_backbone,
 )
 
 __all__ = ["ViTPSemanticSegmentationTask"]
@@ -82,8 +81,6 @@ class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
             backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
         """
         self.weights = weights
-        # Recorded by save_hyperparameters (it reads these locals).
-        backbone, backbone_kwargs = resolve_backbone(backbone, weights, backbone_kwargs)
         # Skip SemanticSegmentationTask.__init__ (its own arguments) and run BaseTask's.
         super(SemanticSegmentationTask, self).__init__()
 
@@ -91,11 +88,8 @@ class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
         """Build ViTP + pyramid + UPerNet and load the weights."""
         hparams = self.hparams
         vit, self.weights_result = build_backbone(
-            hparams["backbone"],
+            hparams,
             self.weights,
-            hparams["in_channels"],
-            hparams["bands"],
-            hparams["backbone_kwargs"],
             drop_path_rate=hparams["drop_path_rate"],
         )
         encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
