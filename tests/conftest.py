@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_root() -> Path | None:
-    """The real-data folder from ``VITP_DATA`` (or ``../shared/data`` beside the repo), if present."""
+    """The real-data folder: ``VITP_DATA``, else ``../shared/data`` beside the repo, if present."""
     candidate = Path(os.environ.get("VITP_DATA", REPO_ROOT.parent / "shared" / "data"))
     return candidate if candidate.is_dir() else None
 
@@ -72,7 +72,8 @@ TINY_PRETRAIN_ARGS = [
     "--model.img_size",
     "32",
     "--model.lm_config",
-    '{"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 64}',
+    '{"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,'
+    ' "num_key_value_heads": 1, "intermediate_size": 64}',
     "--data.batch_size",
     "4",
     "--trainer.enable_progress_bar",

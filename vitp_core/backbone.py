@@ -18,6 +18,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
 __all__ = [
+    "STOCK_TIMM_EQUIVALENT",
     "VITP_MODEL_NAMES",
     "create_backbone",
     "encode_patch_tokens",
@@ -72,6 +73,12 @@ VITP_ARCHS: dict[str, dict[str, Any]] = {
 }
 
 VITP_MODEL_NAMES: tuple[str, ...] = tuple(VITP_ARCHS)
+
+#: Stock timm models with the same architecture and state-dict keys, so an export also
+#: loads with plain timm where vitp is not installed.
+STOCK_TIMM_EQUIVALENT: dict[str, str] = {
+    name: name.replace("vitp_", "vit_", 1) for name in VITP_MODEL_NAMES
+}
 
 
 def _create_vitp(variant: str, pretrained: bool = False, **kwargs: Any) -> VisionTransformer:

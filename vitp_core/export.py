@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from timm.models.vision_transformer import VisionTransformer
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json, sha256_file
-from vitp_core.backbone import create_backbone
+from vitp_core.backbone import STOCK_TIMM_EQUIVALENT, create_backbone
 
 __all__ = [
     "BackboneChecksumError",
@@ -59,6 +59,7 @@ class BackboneMetadata:
         sha256: SHA-256 of the safetensors file.
         vitp_version: Version of vitp that wrote the export.
         extra: Free-form provenance.
+        timm_model: Stock timm name with the same architecture (loads without vitp).
     """
 
     model: str
@@ -76,13 +77,29 @@ class BackboneMetadata:
     sha256: str = ""
     vitp_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    timm_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.timm_model is None:
+            self.timm_model = STOCK_TIMM_EQUIVALENT.get(self.model, self.model)
 
     def to_json(self) -> dict[str, Any]:
         """Return the sidecar payload (JSON-serialisable)."""
         payload = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
         payload.update(dataclasses.asdict(self))
         payload["img_size"] = list(self.img_size)
+        payload["timm_kwargs"] = self.timm_kwargs()
         return payload
+
+    def timm_kwargs(self) -> dict[str, Any]:
+        """Complete ``timm.create_model`` keyword arguments for :attr:`timm_model`."""
+        return {
+            "num_classes": 0,
+            "dynamic_img_size": True,
+            **self.model_kwargs,
+            "in_chans": self.in_chans,
+            "img_size": list(self.img_size),
+        }
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> BackboneMetadata:

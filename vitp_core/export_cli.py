@@ -35,14 +35,20 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def _load_vit(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     state = {
-        k[len(VIT_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(VIT_PREFIX)
+        k[len(VIT_PREFIX) :]: v
+        for k, v in checkpoint["state_dict"].items()
+        if k.startswith(VIT_PREFIX)
     }
     if not state:
-        raise ValueError("checkpoint has no model.vit.* weights: is it a `vitp pretrain` checkpoint?")
+        raise ValueError(
+            "checkpoint has no model.vit.* weights: is it a `vitp pretrain` checkpoint?"
+        )
     if hparams.get("init_from"):
         from vitp_core.checkpoints.internvl import backbone_from_state
 
-        vit = backbone_from_state(state, img_size=hparams.get("img_size"))
+        vit = backbone_from_state(
+            state, img_size=hparams.get("img_size"), init_from=hparams.get("init_from")
+        )
     else:
         vit = create_backbone(
             hparams.get("vit", "vitp_tiny_patch16_224"),
@@ -54,9 +60,7 @@ def _load_vit(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, An
     return vit, hparams
 
 
-def export_checkpoint(
-    checkpoint_path: str | Path, out: str | Path, fmt: str = "timm"
-) -> Path:
+def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "timm") -> Path:
     """Export the ViT of a pretraining checkpoint.
 
     Args:
@@ -69,7 +73,9 @@ def export_checkpoint(
     """
     from vitp_core.training.module import metadata_from_hparams
 
-    checkpoint = torch.load(resolve_checkpoint(checkpoint_path), map_location="cpu", weights_only=True)
+    checkpoint = torch.load(
+        resolve_checkpoint(checkpoint_path), map_location="cpu", weights_only=True
+    )
     vit, hparams = _load_vit(checkpoint)
     meta = metadata_from_hparams(hparams, vit, int(checkpoint.get("global_step", 0)))
     meta.extra["checkpoint"] = str(resolve_checkpoint(checkpoint_path))

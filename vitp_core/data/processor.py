@@ -104,7 +104,10 @@ class SampleProcessor:
                 )
             if self.dynamic_tiling:
                 image_tiles = dynamic_tiles(
-                    image, self.image_size, max_tiles=self.max_tiles, use_thumbnail=self.use_thumbnail
+                    image,
+                    self.image_size,
+                    max_tiles=self.max_tiles,
+                    use_thumbnail=self.use_thumbnail,
                 )
             else:
                 image_tiles = resize_image(image, self.image_size, self.image_size)[None]

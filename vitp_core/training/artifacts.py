@@ -31,7 +31,11 @@ def plot_loss_curve(steps: list[int], losses: list[float], out: Path, title: str
     ax.plot(steps, losses, lw=0.8, alpha=0.5, label="loss per step")
     if len(losses) >= 10:
         window = max(len(losses) // 20, 5)
-        smooth = [sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1]) for i in range(len(losses))]
+        smooth = [
+            sum(losses[max(0, i - window + 1) : i + 1])
+            / len(losses[max(0, i - window + 1) : i + 1])
+            for i in range(len(losses))
+        ]
         ax.plot(steps, smooth, lw=1.6, label=f"mean of last {window}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("answer-token cross-entropy")
@@ -60,7 +64,12 @@ class RunArtifacts(L.Callback):
         self.losses: list[float] = []
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         """Keep the step's loss for the curve."""
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -80,14 +89,18 @@ class RunArtifacts(L.Callback):
     def _bad_records(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list:
         datamodule = trainer.datamodule
         found = list(getattr(datamodule, "bad_records", []))
-        return found + list(getattr(pl_module, "skipped_records", []))
+        return found + list(getattr(pl_module, "skipped_records", {}).values())
 
     def _corpus_info(self, trainer: L.Trainer) -> dict[str, Any]:
         datamodule = trainer.datamodule
         if datamodule is None:
             return {}
         path = datamodule.corpus_path
-        return {"name": path.stem if path.stem != "corpus" else path.parent.name, "path": str(path), "records": datamodule.num_records}
+        return {
+            "name": path.stem if path.stem != "corpus" else path.parent.name,
+            "path": str(path),
+            "records": datamodule.num_records,
+        }
 
     @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -95,15 +108,21 @@ class RunArtifacts(L.Callback):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         written: dict[str, str] = {}
         if self.losses:
-            curve = plot_loss_curve(self.steps, self.losses, self.run_dir / "loss_curve.png", "ViTP pretraining")
+            curve = plot_loss_curve(
+                self.steps, self.losses, self.run_dir / "loss_curve.png", "ViTP pretraining"
+            )
             written["loss curve"] = str(curve)
         bad = self._bad_records(trainer, pl_module)
-        lines = "".join(json.dumps({"source": str(e.source), "reason": e.reason}) + "\n" for e in bad)
+        lines = "".join(
+            json.dumps({"source": str(e.source), "reason": e.reason}) + "\n" for e in bad
+        )
         written["bad records"] = str(atomic_write_text(self.run_dir / "bad_records.jsonl", lines))
         corpus = self._corpus_info(trainer)
         if self.export:
             meta = pl_module.backbone_metadata(corpus)
-            written["backbone"] = str(export_backbone(pl_module.model.vit, self.run_dir / "backbone.safetensors", meta))
+            written["backbone"] = str(
+                export_backbone(pl_module.model.vit, self.run_dir / "backbone.safetensors", meta)
+            )
         tokenizer_dir = self.run_dir / "tokenizer"
         pl_module.tokenizer.save_pretrained(str(tokenizer_dir))
         written["tokenizer"] = str(tokenizer_dir)
@@ -122,8 +141,11 @@ class RunArtifacts(L.Callback):
 
     @staticmethod
     def _print(summary: dict[str, Any], written: dict[str, str], bad: list) -> None:
-        print(f"\nViTP pretraining finished: {summary['steps']} steps, final loss {summary['final_loss']}")
-        print(f"corpus: {summary['corpus'].get('path')} ({summary['corpus'].get('records')} records)")
+        loss = summary["final_loss"]
+        print(f"\nViTP pretraining finished: {summary['steps']} steps, final loss {loss}")
+        print(
+            f"corpus: {summary['corpus'].get('path')} ({summary['corpus'].get('records')} records)"
+        )
         print(f"bad records skipped: {len(bad)}" + (f" (first: {bad[0]})" if bad else ""))
         for label, path in written.items():
             print(f"  {label:12s} {path}")

@@ -39,7 +39,9 @@ class ViTPCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(RunArtifacts, "artifacts")
-        parser.link_arguments("run_dir", "checkpoint.dirpath", compute_fn=lambda d: f"{d}/checkpoints")
+        parser.link_arguments(
+            "run_dir", "checkpoint.dirpath", compute_fn=lambda d: f"{d}/checkpoints"
+        )
         parser.link_arguments("run_dir", "artifacts.run_dir")
         parser.link_arguments("run_dir", "trainer.default_root_dir")
         parser.link_arguments("model.processor", "data.processor", apply_on="instantiate")

@@ -27,7 +27,8 @@ class ViTPPretrainModule(L.LightningModule):
     Args:
         vit: timm name of the backbone (``vitp_*`` or any timm ViT).
         vit_kwargs: Extra ``timm.create_model`` arguments (``depth``, ``embed_dim``...).
-        img_size: Tile side in pixels (multiple of 2 x patch size).
+        img_size: Tile side in pixels (multiple of 2 x patch size); ``None`` takes the
+            backbone's own (224 for ``vitp_*_224``, 448 for InternViT / ``init_from``).
         in_chans: Input bands.
         band_names: Names of the input bands, recorded in the export.
         mean: Per-band normalisation mean (0-1 scaled pixels).
@@ -62,7 +63,7 @@ class ViTPPretrainModule(L.LightningModule):
         self,
         vit: str = "vitp_tiny_patch16_224",
         vit_kwargs: dict[str, Any] | None = None,
-        img_size: int = 128,
+        img_size: int | None = None,
         in_chans: int = 3,
         band_names: list[str] | None = None,
         mean: list[float] | None = None,
@@ -98,13 +99,14 @@ class ViTPPretrainModule(L.LightningModule):
             self.model, self.tokenizer = self._from_internvl(init_from, vrl)
         else:
             self.model, self.tokenizer = self._build(vrl)
+        self.hparams.img_size = int(self.model.vit.patch_embed.img_size[0])
         self.model.freeze(vit=freeze_vit, projector=freeze_projector, lm=freeze_lm)
         if gradient_checkpointing:
             self.model.vit.set_grad_checkpointing(True)
             self.model.language_model.gradient_checkpointing_enable()
         self.processor = SampleProcessor(
             tokenizer=self.tokenizer,
-            image_size=img_size,
+            image_size=self.hparams.img_size,
             patch_size=self.model.patch_size,
             in_chans=in_chans,
             mean=mean,
@@ -114,7 +116,8 @@ class ViTPPretrainModule(L.LightningModule):
             use_thumbnail=use_thumbnail,
             max_seq_len=max_seq_len,
         )
-        self.skipped_records: list[BadRecordError] = []
+        #: Records skipped while loading, once each (keyed by file:line).
+        self.skipped_records: dict[str, BadRecordError] = {}
 
     def _build(self, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
         hp = self.hparams
@@ -156,7 +159,7 @@ class ViTPPretrainModule(L.LightningModule):
 
     def training_step(self, collated: CollatedBatch, batch_idx: int) -> torch.Tensor:
         """One step; skipped records of the batch are counted, never fatal."""
-        self.skipped_records.extend(collated.skipped)
+        self.skipped_records.update((str(e.source), e) for e in collated.skipped)
         self.log("train/skipped_records", float(len(self.skipped_records)), reduce_fx="max")
         if collated.batch is None:
             return self._zero_loss()
@@ -182,7 +185,10 @@ class ViTPPretrainModule(L.LightningModule):
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = cosine_with_warmup(optimizer, total, hp.warmup_ratio, hp.min_lr_ratio)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def backbone_metadata(self, corpus: dict[str, Any] | None = None) -> BackboneMetadata:
         """Sidecar metadata of the current ViT for :func:`vitp_core.export.export_backbone`."""

@@ -66,9 +66,7 @@ def _messages(turns: Sequence[ConversationTurn], tokens_per_image: Sequence[int]
 
 
 def _render(tokenizer: PreTrainedTokenizerBase, messages: list[dict], prompt: bool) -> str:
-    return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=prompt
-    )
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
 
 
 def _answer_spans(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> tuple[str, list]:

@@ -115,7 +115,11 @@ class ViTPModel(nn.Module):
 
     def freeze(self, vit: bool = False, projector: bool = False, lm: bool = False) -> None:
         """Stop gradients into the chosen parts."""
-        for part, frozen in ((self.vit, vit), (self.projector, projector), (self.language_model, lm)):
+        for part, frozen in (
+            (self.vit, vit),
+            (self.projector, projector),
+            (self.language_model, lm),
+        ):
             part.requires_grad_(not frozen)
 
     def _shuffle_index(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -140,9 +144,7 @@ class ViTPModel(nn.Module):
             patches = encode_patch_tokens(self.vit, pixels)
             grouped = patches[:, index.flatten()].reshape(pixels.shape[0], num_tokens, -1)
             return self.projector(grouped).reshape(-1, self.projector.out_features)
-        outputs = torch.empty(
-            int((~drop).sum()), self.projector.out_features, device=pixels.device
-        )
+        outputs = torch.empty(int((~drop).sum()), self.projector.out_features, device=pixels.device)
         kept_counts = (~drop).sum(1)
         offsets = torch.cumsum(kept_counts, 0) - kept_counts
         for count in kept_counts.unique().tolist():

@@ -157,7 +157,9 @@ def compact_sequences(
     position_ids = (real.long().cumsum(1) - 1).clamp(min=0)
     keep = real & ~drop
     lengths = keep.sum(1)
-    new_len = input_ids.shape[1] if keep_length else int(lengths.max().item()) if len(lengths) else 0
+    new_len = (
+        input_ids.shape[1] if keep_length else int(lengths.max().item()) if len(lengths) else 0
+    )
     order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices[:, :new_len]
     valid = torch.arange(new_len, device=input_ids.device)[None, :] < lengths[:, None]
     return CompactSequences(

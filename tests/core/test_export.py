@@ -1,0 +1,61 @@
+import json
+
+import pytest
+import timm
+import torch
+from safetensors.torch import load_file
+
+from vitp_core.backbone import create_backbone
+from vitp_core.export import (
+    BackboneChecksumError,
+    BackboneMetadata,
+    export_backbone,
+    load_backbone,
+)
+
+
+def _export(tmp_path):
+    torch.manual_seed(0)
+    vit = create_backbone("vitp_tiny_patch16_224", in_chans=4, img_size=32, depth=2)
+    meta = BackboneMetadata(
+        model="vitp_tiny_patch16_224",
+        model_kwargs={"depth": 2},
+        img_size=(32, 32),
+        patch_size=16,
+        in_chans=4,
+        embed_dim=192,
+        band_names=["B2", "B3", "B4", "B8"],
+    )
+    return vit, export_backbone(vit, tmp_path / "bb.safetensors", meta)
+
+
+def test_export_reloads_with_timm_and_all_keys_match(tmp_path) -> None:
+    _vit, path = _export(tmp_path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    model = timm.create_model(meta["model"], in_chans=4, img_size=32, **meta["model_kwargs"])
+    result = model.load_state_dict(load_file(path))
+    assert not result.missing_keys and not result.unexpected_keys
+    assert meta["band_names"] == ["B2", "B3", "B4", "B8"] and len(meta["sha256"]) == 64
+
+
+def test_load_backbone_matches_and_resizes(tmp_path) -> None:
+    vit, path = _export(tmp_path)
+    x = torch.randn(1, 4, 32, 32)
+    torch.testing.assert_close(load_backbone(path)(x), vit.eval()(x))
+    assert load_backbone(path, img_size=64).pos_embed.shape[1] == 1 + 16
+
+
+def test_load_backbone_rejects_a_changed_file(tmp_path) -> None:
+    _, path = _export(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(BackboneChecksumError, match="does not match"):
+        load_backbone(path)
+
+
+def test_export_leaves_no_partial_file_on_error(tmp_path) -> None:
+    vit, _ = _export(tmp_path)
+    with pytest.raises(ValueError):
+        export_backbone(vit, tmp_path / "x.bin", BackboneMetadata("m", (32, 32), 16, 4, 192))
+    assert not list(tmp_path.glob(".*tmp"))
