@@ -53,7 +53,7 @@ from vitp_core.corpus.records import RecordSource
 __all__ = ["DEMO_VERSION", "build_demo_corpus"]
 
 #: Bump when the generated content changes, so stale demo folders are rebuilt.
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 MIXTURE_FILE = "demo.json"
 STAMP_FILE = "stamp.json"
 _CRS = "EPSG:32633"  # WGS 84 / UTM zone 33N, a plausible projected CRS
@@ -192,7 +192,12 @@ def _build_change(folder: Path, seed: int, n_pairs: int, size: int) -> int:
             )
         )
     report = build_change_corpus(
-        pairs, folder, name="demo_change", seed=seed, on_bad_record="raise"
+        pairs,
+        folder,
+        name="demo_change",
+        seed=seed,
+        meta={"bands": ["red", "green", "blue"], "synthetic": True},
+        on_bad_record="raise",
     )
     return report.records
 

@@ -29,7 +29,9 @@ def answers_of(record: dict) -> list[str]:
 
 
 def questions_of(record: dict) -> list[str]:
-    return [t["value"] for t in record["conversations"] if t["from"] == "human"]
+    """Human turns without their ``<image>`` tag lines."""
+    texts = [t["value"] for t in record["conversations"] if t["from"] == "human"]
+    return ["\n".join(x for x in t.splitlines() if not x.endswith("<image>")) for t in texts]
 
 
 @pytest.fixture
