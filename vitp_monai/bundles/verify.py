@@ -34,6 +34,13 @@ def _missing_properties(workflow: Any, dataset_dir: str | None) -> list[str]:
     ]
 
 
+def _root_cause(err: BaseException) -> str:
+    """The innermost exception of a chain (MONAI wraps config errors in RuntimeError)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return f"{type(err).__name__}: {err}"
+
+
 def verify_bundle(
     bundle_dir: str | os.PathLike[str],
     dataset_dir: str | os.PathLike[str] | None = None,
@@ -73,7 +80,11 @@ def verify_bundle(
             bundle_root=str(bundle_dir),
             **overrides,
         )
-        missing = _missing_properties(workflow, overrides.get("dataset_dir"))
+        try:
+            missing = _missing_properties(workflow, overrides.get("dataset_dir"))
+        except (RuntimeError, ValueError, KeyError, OSError) as err:
+            problems.append(f"{name}: building the workflow failed: {_root_cause(err)}")
+            continue
         if missing:
             problems.append(f"{name}: missing or wrongly referenced properties {missing}")
     if check_network:
