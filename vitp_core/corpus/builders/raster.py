@@ -14,6 +14,7 @@ bands are named, from spectral indices (NDVI, NDWI). Vector labels go through
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,85 +168,72 @@ def build_raster_corpus(
 
     if label_rasters is not None and (class_map is None or len(label_rasters) != len(rasters)):
         raise ValueError("label_rasters needs a class_map and one label raster per raster.")
-    labels = MaskLabels(class_map.names, class_map.ignore) if class_map else None
+    settings = _ChipSettings(
+        MaskLabels(class_map.names, class_map.ignore) if class_map else None,
+        seed,
+        chip_size,
+        stride,
+        n_questions,
+        max_nodata,
+    )
     with CorpusWriter(out_dir, name=name, on_bad_record=on_bad_record, data_roots=data_roots) as w:
         for number, raster in enumerate(map(Path, rasters)):
-            try:
-                src = rasterio.open(raster)
-            except RasterioIOError as err:
-                w.skip(raster, f"rasterio cannot read it ({err}).")
-                continue
-            with src:
-                names = raster_band_names(src, band_names)
-                label_path = Path(label_rasters[number]) if label_rasters is not None else None
-                _add_raster_chips(
-                    w,
-                    src,
-                    raster,
-                    names,
-                    label_path,
-                    labels,
-                    seed,
-                    chip_size,
-                    stride,
-                    n_questions,
-                    max_nodata,
-                )
+            label_path = Path(label_rasters[number]) if label_rasters is not None else None
+            with ExitStack() as files:
+                try:
+                    src = files.enter_context(rasterio.open(raster))
+                    label_src = (
+                        files.enter_context(rasterio.open(label_path)) if label_path else None
+                    )
+                except RasterioIOError as err:
+                    w.skip(raster, f"rasterio cannot read it or its label raster ({err}).")
+                    continue
+                _add_raster_chips(w, src, raster_band_names(src, band_names), label_src, settings)
     return w.report
 
 
-def _add_raster_chips(
-    w: CorpusWriter,
-    src: Any,
-    raster: Path,
-    names: list[str],
-    label_path: Path | None,
-    labels: MaskLabels | None,
-    seed: int,
-    chip_size: int,
-    stride: int | None,
-    n_questions: int,
-    max_nodata: float,
-) -> None:
-    import rasterio
+@dataclass(frozen=True)
+class _ChipSettings:
+    labels: MaskLabels | None
+    seed: int
+    chip_size: int
+    stride: int | None
+    n_questions: int
+    max_nodata: float
 
-    label_src = rasterio.open(label_path) if label_path is not None else None
-    try:
-        if label_src is not None and (label_src.width, label_src.height) != (src.width, src.height):
-            w.skip(
-                label_path,
-                f"label raster is {label_src.width}x{label_src.height}, "
-                f"raster {src.width}x{src.height}.",
-            )
-            return
-        for chip in iter_chips(src, chip_size, stride, max_nodata):
-            record_id = f"{w.name}-{raster.stem}-r{chip.row:05d}-c{chip.col:05d}"
-            rng = record_rng(seed, record_id)
-            qa = []
-            if label_src is not None and labels is not None:
-                window = (
-                    (chip.row, chip.row + chip.pixels.shape[1]),
-                    (chip.col, chip.col + chip.pixels.shape[2]),
-                )
-                mask = label_src.read(1, window=window).astype(np.int32)
-                unknown = sorted(
-                    set(np.unique(mask).tolist()) - set(labels.names) - set(labels.ignore)
-                )
-                if unknown:
-                    w.skip(
-                        label_path,
-                        f"label values {unknown} in window {record_id} are not in the class map.",
-                    )
-                    continue
-                qa += mask_questions(summarize_mask(mask, labels), labels, rng, n_questions)
-            qa += spectral_questions(chip.pixels, names, rng, max(1, n_questions - len(qa)))
-            path = write_chip(src, chip, names, w.image_path(f"chips/{record_id}.tif"))
-            w.add(
-                record_id,
-                [path],
-                qa[:n_questions],
-                {"task": "raster_chip", **chip_meta(src, chip, names, raster)},
-            )
-    finally:
-        if label_src is not None:
-            label_src.close()
+
+def _label_mask(label_src: Any, chip: Chip, labels: MaskLabels) -> np.ndarray | str:
+    """The label window of a chip, or why it cannot be used."""
+    height, width = chip.pixels.shape[1:]
+    window = ((chip.row, chip.row + height), (chip.col, chip.col + width))
+    mask = label_src.read(1, window=window).astype(np.int32)
+    unknown = sorted(set(np.unique(mask).tolist()) - set(labels.names) - set(labels.ignore))
+    if unknown:
+        where = f"the window at row {chip.row}, column {chip.col}"
+        return f"label values {unknown} in {where} are not in the class map."
+    return mask
+
+
+def _add_raster_chips(
+    w: CorpusWriter, src: Any, names: list[str], label_src: Any, cfg: _ChipSettings
+) -> None:
+    """Add one record per chip of an open raster (and its open label raster, if any)."""
+    raster = Path(src.name)
+    if label_src is not None and (label_src.width, label_src.height) != (src.width, src.height):
+        sizes = f"{label_src.width}x{label_src.height} vs {src.width}x{src.height}"
+        w.skip(label_src.name, f"label raster and raster differ in size ({sizes}).")
+        return
+    for chip in iter_chips(src, cfg.chip_size, cfg.stride, cfg.max_nodata):
+        record_id = f"{w.name}-{raster.stem}-r{chip.row:05d}-c{chip.col:05d}"
+        rng = record_rng(cfg.seed, record_id)
+        qa = []
+        if label_src is not None and cfg.labels is not None:
+            mask = _label_mask(label_src, chip, cfg.labels)
+            if isinstance(mask, str):
+                w.skip(label_src.name, mask)
+                continue
+            qa += mask_questions(summarize_mask(mask, cfg.labels), cfg.labels, rng, cfg.n_questions)
+        qa += spectral_questions(chip.pixels, names, rng, max(1, cfg.n_questions - len(qa)))
+        path = write_chip(src, chip, names, w.image_path(f"chips/{record_id}.tif"))
+        meta = {"task": "raster_chip", **chip_meta(src, chip, names, raster)}
+        w.add(record_id, [path], qa[: cfg.n_questions], meta)
