@@ -43,3 +43,16 @@ def test_encoder_rejects_bad_taps_and_dims() -> None:
     encoder = VitpEncoder(spatial_dims=3, img_size=32, backbone_kwargs=TINY)
     with pytest.raises(ValueError, match="multiple of the patch size"):
         encoder(torch.randn(1, 1, 20, 32, 32))
+
+
+def test_grad_checkpointing_matches_plain_backward() -> None:
+    torch.manual_seed(0)
+    encoder = VitpEncoder(spatial_dims=3, img_size=32, out_indices=2, backbone_kwargs=TINY)
+    x = torch.randn(1, 1, 32, 32, 16)
+    plain = sum(m.sum() for m in encoder(x))
+    plain.backward()
+    grad = encoder.vit.blocks[0].attn.qkv.weight.grad.clone()
+    encoder.zero_grad()
+    encoder.set_grad_checkpointing()
+    sum(m.sum() for m in encoder(x)).backward()
+    torch.testing.assert_close(encoder.vit.blocks[0].attn.qkv.weight.grad, grad)
