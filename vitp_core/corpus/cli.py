@@ -174,6 +174,9 @@ def _args_volume(p: argparse.ArgumentParser) -> None:
     p.add_argument("--planes", default="axial,coronal,sagittal")
     p.add_argument("--slices-per-plane", type=int, default=1)
     p.add_argument("--no-whole-volume", action="store_true", help="skip the 3-slice volume records")
+    p.add_argument(
+        "--midline", action="store_true", help="scans centred on the body midline: ask left/right"
+    )
     p.add_argument("--limit", type=int, help="use at most this many volumes")
     p.add_argument("--channels", type=int, choices=[1, 3], default=3)
     p.add_argument("--noun", default="structures")
@@ -204,6 +207,7 @@ def _run_volume(args: argparse.Namespace, source: Path) -> BuildReport:
         planes=_csv(args.planes) or (),
         slices_per_plane=args.slices_per_plane,
         whole_volume=not args.no_whole_volume,
+        midline=args.midline,
         channels=args.channels,
         noun=args.noun,
         n_questions=args.n_questions,

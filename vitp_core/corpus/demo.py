@@ -53,7 +53,7 @@ from vitp_core.corpus.records import RecordSource
 __all__ = ["DEMO_VERSION", "build_demo_corpus"]
 
 #: Bump when the generated content changes, so stale demo folders are rebuilt.
-DEMO_VERSION = 3
+DEMO_VERSION = 4
 MIXTURE_FILE = "demo.json"
 STAMP_FILE = "stamp.json"
 _CRS = "EPSG:32633"  # WGS 84 / UTM zone 33N, a plausible projected CRS
@@ -239,6 +239,7 @@ def _build_phantoms(folder: Path, seed: int, n_volumes: int) -> int:
         name="demo_phantom",
         seed=seed,
         modality="CT",
+        midline=True,
         noun="organs",
         meta={"synthetic": True},
         on_bad_record="raise",

@@ -171,6 +171,7 @@ class _VolumeSettings:
     planes: tuple[int, ...]
     slices_per_plane: int
     whole_volume: bool
+    midline: bool
     min_side: int
     channels: int
     n_questions: int
@@ -280,7 +281,7 @@ def _add_whole_volume(
             )
         )
     record_id = f"{w.name}-{stem}-volume"
-    extents = volume_extents(labels, spacing, cfg.labels)
+    extents = volume_extents(labels, spacing, cfg.labels, cfg.midline)
     qa = volume_questions(extents, cfg.labels, record_rng(cfg.seed, record_id), cfg.n_questions)
     if qa:
         w.add(
@@ -300,6 +301,7 @@ def build_volume_corpus(
     planes: Sequence[str] = ("axial", "coronal", "sagittal"),
     slices_per_plane: int = 1,
     whole_volume: bool = True,
+    midline: bool = False,
     min_side: int = 128,
     channels: int = 3,
     n_questions: int = 3,
@@ -321,6 +323,9 @@ def build_volume_corpus(
         planes: Planes to slice: ``axial``, ``coronal``, ``sagittal``.
         slices_per_plane: Slices per plane and volume (the most labelled one first).
         whole_volume: Also add a 3-slice record with whole-volume questions.
+        midline: The scans are centred on the body midline (whole-body field of view),
+            so whole-volume records also ask on which side of the patient each structure
+            lies. Leave off for crops (such as the Decathlon hippocampus).
         min_side: Slices are upsampled so their shorter side has this many pixels.
         channels: 3 writes the grey slice as an RGB PNG with equal channels (what RGB
             ViTs such as InternViT take), 1 as a grey PNG.
@@ -343,6 +348,7 @@ def build_volume_corpus(
         tuple(axis_of[p] for p in planes),
         slices_per_plane,
         whole_volume,
+        midline,
         min_side,
         channels,
         n_questions,

@@ -37,15 +37,21 @@ class StructureExtent:
         volume_ml: Volume in millilitres.
         extent_mm: Extent along the left-right, posterior-anterior and inferior-superior
             axes, in millimetres.
+        side: ``"right"`` or ``"left"`` of the patient when the volume spans the whole
+            body width (its centre column is the midline), else ``None``.
     """
 
     name: str
     volume_ml: float
     extent_mm: tuple[float, float, float]
+    side: str | None = None
 
 
 def volume_extents(
-    labels_volume: np.ndarray, spacing_mm: tuple[float, float, float], labels: MaskLabels
+    labels_volume: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    labels: MaskLabels,
+    midline: bool = False,
 ) -> list[StructureExtent]:
     """Volume and bounding extent of every labelled structure of a RAS+ label volume.
 
@@ -53,6 +59,8 @@ def volume_extents(
         labels_volume: Integer ``(X, Y, Z)`` label map in RAS+ orientation.
         spacing_mm: Voxel size along X, Y, Z in millimetres.
         labels: Meaning of the label values.
+        midline: The volume is centred on the body's midline, so a structure whose
+            centre has a larger ``x`` (RAS+: towards the patient's right) is on the right.
 
     Returns:
         One entry per present structure, largest volume first.
@@ -68,7 +76,10 @@ def volume_extents(
         size = tuple(
             float((w.max() - w.min() + 1) * s) for w, s in zip(where, spacing_mm, strict=True)
         )
-        extents.append(StructureExtent(name, len(where[0]) * voxel_ml, size))  # type: ignore[arg-type]
+        side = None
+        if midline:
+            side = "right" if where[0].mean() > (labels_volume.shape[0] - 1) / 2 else "left"
+        extents.append(StructureExtent(name, len(where[0]) * voxel_ml, size, side))  # type: ignore[arg-type]
     return sorted(extents, key=lambda e: -e.volume_ml)
 
 
@@ -146,6 +157,11 @@ def volume_questions(
         pairs.append(
             (f"Which is larger, the {a.name} or the {b.name}?", f"The {larger} is larger.")
         )
+    sided = [e for e in extents if e.side]
+    if sided:
+        e = rng.choice(sided)
+        question = f"On which side of the patient is the {e.name}?"
+        pairs.append((question, f"On the patient's {e.side} side."))
     if absent:
         name = rng.choice(absent)
         pairs.append(

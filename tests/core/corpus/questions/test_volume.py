@@ -28,3 +28,17 @@ def test_extents_in_millimetres_and_questions() -> None:
                 assert answer.startswith(
                     "About 1.5 mL, spanning 10 mm left-right, 10 mm front-back and 15 mm"
                 )
+
+
+def test_patient_side_only_with_a_midline() -> None:
+    labels = np.zeros((20, 8, 8), dtype=np.int32)
+    labels[14:18, 2:5, 2:5] = 1  # high x: patient's right in RAS+
+    labels[2:5, 2:5, 2:5] = 2
+    assert all(e.side is None for e in volume_extents(labels, (1.0, 1.0, 1.0), LABELS))
+    extents = volume_extents(labels, (1.0, 1.0, 1.0), LABELS, midline=True)
+    assert {e.name: e.side for e in extents} == {"liver": "right", "spleen": "left"}
+    for seed in range(30):
+        for question, answer in volume_questions(extents, LABELS, random.Random(seed), 5):
+            if question.startswith("On which side"):
+                expected = "right" if "liver" in question else "left"
+                assert answer == f"On the patient's {expected} side."
