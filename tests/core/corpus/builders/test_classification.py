@@ -1,10 +1,12 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vitp_core.corpus.builders.classification import (
     build_classification_corpus,
+    build_classification_from_dataset,
     images_from_class_folders,
     images_from_label_file,
 )
@@ -85,4 +87,27 @@ def test_rsscn7_real_data(tmp_path: Path, vitp_data: Path) -> None:
     assert all(r["meta"]["split"] == "train" for r in records)
     assert len(report.extra["classes"]) == 7
     for record in records[::50]:
+        _check_answers_agree(record)
+
+
+class _ToyTorchGeoClassification:
+    """Stands for a TorchGeo NonGeoDataset such as EuroSAT: image (C,H,W) and an int label."""
+
+    classes = ("AnnualCrop", "Forest", "SeaLake")
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": np.random.default_rng(index).random((13, 16, 16)), "label": index % 3}
+
+
+def test_torchgeo_style_dataset(tmp_path: Path) -> None:
+    report = build_classification_from_dataset(
+        _ToyTorchGeoClassification(), tmp_path / "out", name="eurosat", rgb_bands=(3, 2, 1)
+    )
+    records = read_jsonl(tmp_path / "out" / "corpus.jsonl")
+    assert report.records == 6
+    assert [r["meta"]["label"] for r in records[:3]] == ["annualcrop", "forest", "sealake"]
+    for record in records:
         _check_answers_agree(record)
