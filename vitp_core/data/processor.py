@@ -96,6 +96,8 @@ class SampleProcessor:
         tiles = []
         for path in record.images:
             image = torch.from_numpy(load_image(path, self.bands))
+            if image.shape[0] == 1 and self.in_chans == 3:
+                image = image.expand(3, -1, -1)  # grey scans into an RGB model
             if image.shape[0] != self.in_chans:
                 raise BadRecordError(
                     record.source,

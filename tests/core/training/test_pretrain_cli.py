@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_PRETRAIN_ARGS, write_tiny_corpus
 from safetensors.torch import load_file
+from tiny_data import TINY_PRETRAIN_ARGS, write_tiny_corpus
 
 VITP = [sys.executable, "-m", "vitp_core.cli"]
 
