@@ -54,3 +54,10 @@ def test_freezing(tiny_export: Path) -> None:
     assert trainable == {"segmentation_head.weight", "segmentation_head.bias"}
     groups = probe.configure_optimizers()["optimizer"].param_groups
     assert sum(len(g["params"]) for g in groups) == 2
+
+
+def test_torchgeo_segmentation_task_takes_vitp_through_smp_dpt() -> None:
+    from torchgeo.trainers import SemanticSegmentationTask
+
+    task = SemanticSegmentationTask(model="dpt", backbone="tu-vitp_tiny_patch16_224", num_classes=3)
+    assert task.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
