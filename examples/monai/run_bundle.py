@@ -103,11 +103,11 @@ def run_monai(bundle: Path, config: str, overrides: list[str], log: Path) -> str
         *overrides,
     ]
     print("$", " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, check=False)
-    log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    with open(log, "w", encoding="utf-8") as handle:  # streamed, so progress can be followed
+        proc = subprocess.run(cmd, cwd=bundle, stdout=handle, stderr=subprocess.STDOUT, check=False)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {log}")
-    return proc.stdout
+    return log.read_text(encoding="utf-8")
 
 
 def main() -> int:
@@ -158,8 +158,12 @@ def main() -> int:
     train_s = time.time() - start
     # Train-only overrides (e.g. num_samples) just add unused keys to inference.json.
     infer_out = run_monai(bundle, "inference.json", [*common, *test_caps], out / "inference.log")
-    print(train_out.strip().splitlines()[-1])
-    print(infer_out.strip().splitlines()[-1])
+    train_summary = _summary_line(train_out, "best validation")
+    infer_summary = _summary_line(
+        infer_out, "mean Dice over" if task == "segmentation" else " items: AUC"
+    )
+    print(train_summary)
+    print(infer_summary)
     result = {
         "experiment": args.experiment,
         "task": task,
@@ -169,8 +173,8 @@ def main() -> int:
         "epochs": args.epochs,
         "caps": {"train": args.max_train, "val": args.max_val, "test": args.max_test},
         "train_seconds": round(train_s, 1),
-        "train_summary": train_out.strip().splitlines()[-1],
-        "inference_summary": infer_out.strip().splitlines()[-1],
+        "train_summary": train_summary,
+        "inference_summary": infer_summary,
         "metrics": _metrics(task, bundle, infer_out),
         "command": "python -m monai.bundle run --config_file configs/{train,inference}.json "
         + " ".join(common),
@@ -179,6 +183,14 @@ def main() -> int:
     atomic_write_json(target, result)
     print(f"wrote {target}")
     return 0
+
+
+def _summary_line(output: str, marker: str) -> str:
+    """The last line of a run's output that contains ``marker`` (the bundle's printed result)."""
+    lines = [line for line in output.splitlines() if marker in line]
+    if not lines:
+        raise RuntimeError(f"No line with {marker!r} in the bundle output.")
+    return lines[-1]
 
 
 def _metrics(task: str, bundle: Path, infer_out: str) -> dict[str, float]:

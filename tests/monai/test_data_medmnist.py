@@ -16,7 +16,17 @@ def test_medmnist_records(tmp_path: Path, spatial: tuple, shape: tuple) -> None:
     records = medmnist_datalist(path, "val", max_items=4)
     assert len(records) == 4
     assert records[0]["image"].shape == shape and records[0]["image"].dtype == np.float32
-    assert [r["label"] for r in records] == [0, 1, 0, 1]
+    assert [r["label"] for r in records] == [0, 0, 1, 1]  # indices 0, 2, 3, 5 of 6
+
+
+def test_medmnist_cap_keeps_both_classes_of_sorted_file(tmp_path: Path) -> None:
+    path = write_medmnist(tmp_path / "x.npz", n=10)
+    with np.load(path) as arrays:
+        arrays = dict(arrays)
+    arrays["train_labels"] = np.sort(arrays["train_labels"], axis=0)
+    np.savez(path, **arrays)
+    labels = [r["label"] for r in medmnist_datalist(path, "train", max_items=4)]
+    assert labels == [0, 0, 1, 1]
 
 
 def test_medmnist_errors(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ def medmnist_datalist(
         npz_path: A MedMNIST v2 ``.npz`` (``{split}_images``, ``{split}_labels``), e.g.
             ``pneumoniamnist.npz`` (2D, 28x28) or ``adrenalmnist3d.npz`` (3D, 28^3).
         split: ``"train"``, ``"val"`` or ``"test"``.
-        max_items: Keep only the first ``max_items`` records (short runs).
+        max_items: Keep ``max_items`` records spread evenly over the split (short runs); the
+            shared MedMNIST files are stored sorted by label, so a prefix would hold one class.
 
     Returns:
         Records with ``image`` float32 of shape ``(1, *spatial)`` in ``[0, 255]`` (channel
@@ -48,8 +49,11 @@ def medmnist_datalist(
         images = np.moveaxis(images, -1, 1)
     else:  # 2D grey (N, H, W) or 3D (N, D, H, W)
         images = images[:, None]
-    count = len(images) if max_items is None or max_items <= 0 else min(max_items, len(images))
+    if max_items is None or max_items <= 0 or max_items >= len(images):
+        indices = np.arange(len(images))
+    else:  # evenly spread: keeps the class mix of files stored sorted by label
+        indices = np.linspace(0, len(images) - 1, max_items).round().astype(int)
     return [
         {"image": images[i].astype(np.float32), "label": int(labels[i].reshape(-1)[0])}
-        for i in range(count)
+        for i in indices
     ]
