@@ -1,0 +1,289 @@
+"""Aggregate the downstream study's runs, check the targets, write the report and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from downstream_config import METHODS
+
+from vitp_core.atomic_io import atomic_write_text
+
+__all__ = ["HEADLINE", "aggregate", "check_targets", "write_figures", "write_markdown"]
+
+#: The six downstream metrics of the targets (higher is better).
+HEADLINE: dict[str, str] = {
+    "rsscn7_linear_acc": "RSSCN7 linear probe acc.",
+    "rsscn7_knn_acc": "RSSCN7 k-NN acc.",
+    "rsscn7_finetune_acc": "RSSCN7 fine-tune acc.",
+    "dubai_miou": "Dubai tiles 7-8 mIoU",
+    "hippocampus_dice": "Hippocampus 3D mean Dice",
+    "pneumonia_probe_auc": "PneumoniaMNIST probe AUC",
+}
+#: Reported too, outside the six target metrics.
+SUPPLEMENTARY: dict[str, str] = {
+    "pneumonia_probe_accuracy": "PneumoniaMNIST probe acc.",
+    "breast_probe_auc": "BreastMNIST probe AUC (transfer)",
+    "breast_probe_accuracy": "BreastMNIST probe acc. (transfer)",
+    "rsscn7_corrupt_mean_acc": "RSSCN7 corrupted acc. (mean of 4)",
+    "rsscn7_robustness_drop": "RSSCN7 clean - corrupted acc. (lower is better)",
+}
+CORRUPTION_KEYS = [
+    "rsscn7_corrupt_gaussian_noise_acc",
+    "rsscn7_corrupt_gaussian_blur_acc",
+    "rsscn7_corrupt_jpeg_acc",
+    "rsscn7_corrupt_band_dropout_acc",
+]
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{method: {metric: {"mean", "std", "n"}}}`` over seeds (std: sample, ddof=1)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for method in dict.fromkeys(run["method"] for run in runs):
+        mine = [run["metrics"] for run in runs if run["method"] == method]
+        keys = sorted({k for m in mine for k in m})
+        table[method] = {}
+        for key in keys:
+            values = np.array([m[key] for m in mine if key in m], dtype=float)
+            table[method][key] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                "n": len(values),
+            }
+    return table
+
+
+def check_targets(table: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """The issue's targets for ViTP with VRL (0.75, every sample).
+
+    A metric counts when ViTP+VRL's mean exceeds both MAE's and random init's means by
+    more than the larger standard deviation of the two compared methods.
+    """
+    vrl = table.get("vitp_vrl", {})
+    per_metric = {}
+    for key in HEADLINE:
+        if key not in vrl:
+            continue
+        beats = {}
+        for rival in ("mae", "random"):
+            if key not in table.get(rival, {}):
+                continue
+            a, b = vrl[key], table[rival][key]
+            margin = a["mean"] - b["mean"]
+            beats[rival] = {
+                "margin": margin,
+                "std": max(a["std"], b["std"]),
+                "beats": bool(margin > max(a["std"], b["std"])),
+            }
+        per_metric[key] = {
+            "vs": beats,
+            "beats_both": bool(beats) and all(v["beats"] for v in beats.values()),
+        }
+    won = sum(v["beats_both"] for v in per_metric.values())
+    drop = "rsscn7_robustness_drop"
+    robust = None
+    if drop in vrl and drop in table.get("vitp_novrl", {}):
+        robust = {
+            "vitp_vrl": vrl[drop]["mean"],
+            "vitp_novrl": table["vitp_novrl"][drop]["mean"],
+            "met": bool(vrl[drop]["mean"] < table["vitp_novrl"][drop]["mean"]),
+        }
+    return {
+        "per_metric": per_metric,
+        "metrics_won": won,
+        "metrics_compared": len(per_metric),
+        "beats_on_4_of_6": won >= 4,
+        "robustness": robust,
+    }
+
+
+def _cell(stats: dict[str, float] | None, scale: float = 100.0) -> str:
+    if stats is None:
+        return "-"
+    return f"{stats['mean'] * scale:.1f} ± {stats['std'] * scale:.1f}"
+
+
+def _metric_table(
+    table: dict[str, dict[str, dict[str, float]]], metrics: dict[str, str]
+) -> list[str]:
+    methods = list(table)
+    lines = [
+        "| metric | " + " | ".join(METHODS[m].label for m in methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for key, label in metrics.items():
+        cells = []
+        best = max(
+            (table[m][key]["mean"] for m in methods if key in table[m]),
+            default=None,
+        )
+        if key.endswith("_drop"):
+            best = min((table[m][key]["mean"] for m in methods if key in table[m]), default=None)
+        for m in methods:
+            text = _cell(table[m].get(key))
+            if best is not None and key in table[m] and table[m][key]["mean"] == best:
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_figures(
+    table: dict[str, dict[str, dict[str, float]]],
+    pretrain_logs: list[dict[str, Any]],
+    folder: Path,
+    prefix: str,
+) -> dict[str, Path]:
+    """Bar chart with error bars of every headline metric, and pretraining loss curves."""
+    folder.mkdir(parents=True, exist_ok=True)
+    methods = list(table)
+    colours = plt.get_cmap("tab10")(np.arange(len(methods)))
+    metrics = {**HEADLINE, "breast_probe_auc": SUPPLEMENTARY["breast_probe_auc"]}
+    metrics["rsscn7_robustness_drop"] = "RSSCN7 robustness drop (lower better)"
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    for ax, (key, label) in zip(axes.flat, metrics.items(), strict=False):
+        means = [table[m].get(key, {}).get("mean", np.nan) * 100 for m in methods]
+        stds = [table[m].get(key, {}).get("std", 0.0) * 100 for m in methods]
+        ax.bar(range(len(methods)), means, yerr=stds, color=colours, capsize=4)
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=8)
+        finite = [v for v in means if np.isfinite(v)]
+        if finite and not key.endswith("_drop"):
+            low = max(0.0, min(finite) - 3 * max(max(stds), 1.0))
+            ax.set_ylim(low, max(finite) + 2 * max(max(stds), 1.0))
+    fig.tight_layout()
+    bars = folder / f"{prefix}_metrics.png"
+    fig.savefig(bars, dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for ax, domain in zip(axes, ("rs_mix", "med_mix"), strict=True):
+        twin = ax.twinx()
+        for colour, method in zip(colours, methods, strict=True):
+            curves = [
+                log["losses"]
+                for log in pretrain_logs
+                if log["method"] == method and log["domain"] == domain and log["losses"]
+            ]
+            if not curves:
+                continue
+            length = min(len(c) for c in curves)
+            mean = np.mean([c[:length] for c in curves], axis=0)
+            kernel = max(1, length // 20)
+            smooth = np.convolve(mean, np.ones(kernel) / kernel, mode="valid")
+            target = twin if method == "mae" else ax
+            style = "--" if method == "mae" else "-"
+            target.plot(smooth, style, color=colour, label=method)
+        ax.set_title(f"pretraining loss, {domain} (mean of seeds)")
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("ViTP: answer-token cross-entropy")
+        twin.set_ylabel("MAE: normalised-pixel MSE (dashed)")
+        handles = ax.get_legend_handles_labels()
+        twin_handles = twin.get_legend_handles_labels()
+        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=8)
+    fig.tight_layout()
+    curves_path = folder / f"{prefix}_pretrain_loss.png"
+    fig.savefig(curves_path, dpi=110)
+    plt.close(fig)
+    return {"metrics": bars, "pretrain_loss": curves_path}
+
+
+def _wall_table(pretrain_logs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| method | domain | steps x batch | wall-clock per run (s), mean ± std |",
+        "|---|---|---|---|",
+    ]
+    keys = dict.fromkeys((log["method"], log["domain"]) for log in pretrain_logs)
+    for method, domain in keys:
+        logs = [g for g in pretrain_logs if g["method"] == method and g["domain"] == domain]
+        walls = np.array([g["wall_s"] for g in logs])
+        std = walls.std(ddof=1) if len(walls) > 1 else 0.0
+        lines.append(
+            f"| {METHODS[method].label} | {domain} | {logs[0]['steps']} x "
+            f"{logs[0]['batch_size']} | {walls.mean():.0f} ± {std:.0f} |"
+        )
+    return lines
+
+
+def _target_lines(targets: dict[str, Any]) -> list[str]:
+    lines = [
+        f"- ViTP + VRL beats both MAE and random init by more than one standard deviation on "
+        f"**{targets['metrics_won']} of {targets['metrics_compared']}** headline metrics "
+        f"(target: at least 4 of 6) -> **{'met' if targets['beats_on_4_of_6'] else 'missed'}**."
+    ]
+    for key, result in targets["per_metric"].items():
+        parts = [
+            f"vs {rival}: {v['margin'] * 100:+.1f} points (1 std = {v['std'] * 100:.1f})"
+            for rival, v in result["vs"].items()
+        ]
+        mark = "yes" if result["beats_both"] else "no"
+        lines.append(f"  - {HEADLINE[key]}: {mark}; " + "; ".join(parts))
+    robust = targets["robustness"]
+    if robust is not None:
+        lines.append(
+            f"- Robustness drop (clean - mean corrupted RSSCN7 probe accuracy): ViTP + VRL "
+            f"{robust['vitp_vrl'] * 100:.1f} points vs ViTP without VRL "
+            f"{robust['vitp_novrl'] * 100:.1f} -> **{'met' if robust['met'] else 'missed'}**."
+        )
+    return lines
+
+
+def write_markdown(
+    path: Path,
+    result: dict[str, Any],
+    figures: dict[str, Path],
+    notes: list[str],
+) -> Path:
+    """Write ``docs/results.md`` from a study result (as saved in the results JSON)."""
+    table, budget = result["aggregate"], result["budget"]
+    rel = {k: Path(v).resolve().relative_to(path.parent.resolve()) for k, v in figures.items()}
+    corruption_labels = {
+        k: k.removeprefix("rsscn7_corrupt_").removesuffix("_acc") for k in CORRUPTION_KEYS
+    }
+    lines = [
+        "# Downstream evidence study: ViTP vs MAE vs random init on the real data",
+        "",
+        "Generated by `python bench/downstream.py --data ../shared/data --budget "
+        f"{budget['name']}` on {result['created']} ({result['machine']}). Do not edit by hand.",
+        f"Raw numbers: `{result['results_json']}`.",
+        "",
+        "## What was run",
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+        "## Targets",
+        "",
+        *_target_lines(result["targets"]),
+        "",
+        "## Headline metrics (mean ± std over seeds, in %)",
+        "",
+        *_metric_table(table, HEADLINE),
+        "",
+        "## Supplementary metrics",
+        "",
+        *_metric_table(table, SUPPLEMENTARY),
+        "",
+        "### RSSCN7 under corruptions (linear probe trained on clean features)",
+        "",
+        *_metric_table(table, {"rsscn7_linear_acc": "clean", **corruption_labels}),
+        "",
+        f"![metrics]({rel['metrics']})",
+        "",
+        "## Pretraining cost (same optimizer steps x batch for every method)",
+        "",
+        *_wall_table(result["pretrain_logs"]),
+        "",
+        f"![pretraining loss]({rel['pretrain_loss']})",
+        "",
+        "## Closing note",
+        "",
+        *result.get("closing_note", []),
+        "",
+    ]
+    atomic_write_text(path, "\n".join(lines))
+    return path
