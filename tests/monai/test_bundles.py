@@ -28,6 +28,7 @@ def test_template_metadata_passes_verify_metadata(task: str) -> None:
 
 
 def test_verify_metadata_cli_uses_local_schema_and_rejects_bad_metadata(tmp_path: Path) -> None:
+    pytest.importorskip("fire", reason="`python -m monai.bundle` needs fire (vitp[monai] extra)")
     meta = TEMPLATES_DIR / "segmentation" / "configs" / "metadata.json"
     cmd = [sys.executable, "-m", "monai.bundle", "verify_metadata", "--meta_file", str(meta)]
     done = subprocess.run(
@@ -76,9 +77,14 @@ def test_init_bundle_refuses_corrupt_export(tiny_export: Path, tmp_path: Path) -
         init_bundle(tmp_path / "b", weights=tiny_export)
 
 
+def needs_ignite() -> None:
+    pytest.importorskip("ignite", reason="MONAI bundle engines need pytorch-ignite (vitp[monai])")
+
+
 def test_segmentation_bundle_trains_and_infers_on_random_nifti(
     tiny_export: Path, tmp_path: Path
 ) -> None:
+    needs_ignite()
     data = write_nifti_dataset(tmp_path / "data", num_cases=4, shape=(19, 23, 17))
     bundle = init_bundle(tmp_path / "seg", weights=tiny_export, roi_size=[16, 16, 16])
     configs = bundle / "configs"
@@ -113,6 +119,7 @@ def test_segmentation_bundle_trains_and_infers_on_random_nifti(
 def test_classification_bundle_trains_and_infers(
     tmp_path: Path, spatial: tuple, roi: list, patch: int, capsys: pytest.CaptureFixture
 ) -> None:
+    needs_ignite()
     data = write_medmnist(tmp_path / "data" / "pneumoniamnist.npz", spatial=spatial, n=8)
     bundle = init_bundle(
         tmp_path / "cls",
