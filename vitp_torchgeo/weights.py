@@ -281,6 +281,8 @@ def _file_meta(path: Path) -> dict[str, Any]:
             "(timm or InternViT layout). Export a backbone with `vitp export`."
         )
     meta: dict[str, Any] = {"in_chans": kernel.shape[1], "patch_size": kernel.shape[-1]}
+    # LayerScale, no final norm and 14 px patches: an InternViT-300M (e.g. a release file
+    # downloaded by hand), whose architecture the trainers can then take from here.
     if "blocks.0.ls1.gamma" in state and "norm.weight" not in state and kernel.shape[-1] == 14:
         meta["model"] = "vitp_intern300m_patch14_448"
     return meta

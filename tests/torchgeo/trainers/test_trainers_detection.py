@@ -5,11 +5,13 @@ from vitp_torchgeo_helpers import fast_dev_args, run_torchgeo_cli, write_vhr10
 
 from vitp_torchgeo.trainers import ViTPObjectDetectionTask
 
+# torchmetrics' MeanAveragePrecision (the task's metric) needs pycocotools.
+pytest.importorskip("pycocotools")
+
 
 def test_example_yaml_with_torchgeo_vhr10_datamodule(
     tmp_path: Path, tiny_export: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("pycocotools")
     pytest.importorskip("skimage")  # VHR10.plot, used for validation figures
     monkeypatch.chdir(tmp_path)
     root = write_vhr10(tmp_path / "vhr10")
