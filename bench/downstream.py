@@ -106,6 +106,7 @@ class Study:
         self.fresh = fresh
         self.mixtures: dict[str, Path] = {}
         self.images: dict[str, list[Path]] = {}
+        self.pretrain_logs: list[dict[str, Any]] = []
 
     def _tag(self) -> str:
         return f"steps{self.budget.steps}_bs{self.budget.batch_size}"
@@ -212,6 +213,9 @@ def _notes(
     budget = study.budget
     default = BUDGETS[budget.name]
     seeds_done = sorted({r["seed"] for r in runs})
+    compute = sum(g["wall_s"] for g in study.pretrain_logs) + sum(
+        sum(r["eval_wall_s"].values()) for r in runs
+    )
     notes = [
         f"Budget `{budget.name}`: backbone `{budget.backbone}` {budget.backbone_kwargs} at "
         f"{budget.img_size} px for every method; pretraining {budget.steps} optimizer steps x "
@@ -245,6 +249,8 @@ def _notes(
         "regression (C=0.5); k-NN: 20 neighbours, cosine, distance-weighted. Corruptions "
         "(REOBench-style, one severity) on the RSSCN7 evaluation half at 128 px: Gaussian "
         "noise sigma 0.08, Gaussian blur sigma 2, JPEG quality 10, one band zeroed.",
+        f"Compute: {compute / 60:.0f} min of pretraining + evaluation in total on "
+        f"{_machine()} (the sum of the cached steps' wall-clock; data loading included).",
     ]
     if budget.steps != default.steps or budget.seeds != default.seeds or args.methods:
         notes.append(
@@ -309,6 +315,7 @@ def write_outputs(study: Study, methods: list[Method], args: argparse.Namespace)
 
     budget = study.budget
     runs, logs = study.cached_runs(methods)
+    study.pretrain_logs = logs
     if not runs:
         print("downstream: no complete run in the cache yet.")
         return 1

@@ -33,7 +33,7 @@ class Budget:
         seg_tile: Dubai window side in pixels.
         seg_steps: Dubai segmentation fine-tune optimizer steps.
         seg_batch: Dubai batch size.
-        seg_test_batches: Dubai test batches (tile 8 windows, fixed order).
+        seg_test_batches: Dubai test batches (tile 8 windows, fixed order; ``None``: all).
         vol_size: Hippocampus volumes padded/cropped to this size (voxels).
         vol_train: Held-out hippocampus volumes used to fine-tune (the rest are tested).
         vol_test: Held-out hippocampus volumes tested.
@@ -57,20 +57,20 @@ class Budget:
         }
     )
     mae_decoder: tuple[int, int, int] = (128, 2, 4)
-    steps: int = 300
-    batch_size: int = 16
+    steps: int = 50
+    batch_size: int = 8
     lr: float = 5e-4
     seeds: tuple[int, ...] = (0, 1, 2)
-    finetune_steps: int = 40
+    finetune_steps: int = 20
     finetune_batch: int = 32
-    seg_tile: int = 128
-    seg_steps: int = 40
+    seg_tile: int = 64
+    seg_steps: int = 20
     seg_batch: int = 8
-    seg_test_batches: int = 16
-    vol_size: tuple[int, int, int] = (48, 64, 48)
-    vol_train: int = 40
-    vol_test: int = 40
-    vol_steps: int = 40
+    seg_test_batches: int | None = 8
+    vol_size: tuple[int, int, int] = (32, 48, 32)
+    vol_train: int = 20
+    vol_test: int = 20
+    vol_steps: int = 20
     vol_batch: int = 2
     max_seq_len: int = 1024
     accelerator: str = "cpu"
@@ -116,7 +116,7 @@ BUDGETS: dict[str, Budget] = {
         seg_tile=256,
         seg_steps=500,
         seg_batch=16,
-        seg_test_batches=64,
+        seg_test_batches=None,
         vol_size=(48, 64, 48),
         vol_train=94,
         vol_test=40,
