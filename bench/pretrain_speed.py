@@ -1,0 +1,308 @@
+"""Pretraining step time, throughput and peak memory for the VRL variants, in one run.
+
+Variants (same model, same batches): VRL off; late VRL 0.75 physically shortened (vitp);
+late VRL 0.75 padded back to the old length (the official release's behaviour); early
+VRL 0.75 (patch groups removed before the ViT blocks). Also the time split between the
+ViT and the LM, and whether late VRL reaches the speedup its token count allows.
+
+The config makes visual tokens dominate the sequence, as in the paper (many visual
+tokens per sample against tens of text tokens). Variants are timed round-robin so that
+machine noise hits them alike; figures are medians. Peak memory is measured per variant
+in a fresh subprocess (CPU: max RSS; GPU: ``torch.cuda.max_memory_allocated``).
+
+Usage:
+    python bench/pretrain_speed.py [--steps 8] [--out bench/results/pretrain_speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vitp_core.backbone import create_backbone
+from vitp_core.corpus.records import ConversationTurn
+from vitp_core.data.collate import collate_samples
+from vitp_core.data.processor import ProcessedSample
+from vitp_core.vlm.chat import encode_conversation
+from vitp_core.vlm.language_model import build_language_model
+from vitp_core.vlm.model import VisualBatch, ViTPModel
+from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, build_byte_tokenizer
+from vitp_core.vlm.vrl import VRLConfig
+
+VARIANTS = {
+    "off": VRLConfig(0.0),
+    "late_0.75": VRLConfig(0.75, 1.0, "late"),
+    "padded_0.75": VRLConfig(0.75, 1.0, "padded"),
+    "early_0.75": VRLConfig(0.75, 1.0, "early"),
+}
+CONFIG = {
+    "vit": "vitp_small_patch16_224",
+    "vit_depth": 6,
+    "img_size": 256,
+    "tiles_per_sample": 2,
+    "batch_size": 4,
+    "lm": {
+        "hidden_size": 512,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 2,
+        "intermediate_size": 1408,
+    },
+}
+QUESTIONS = [
+    ("What kind of scene is this?", "A dense residential area."),
+    ("Is there water in the image?", "Yes, a river crosses it."),
+    ("How many buildings are there?", "About twelve."),
+    ("What covers most of the scene?", "Farmland."),
+]
+
+
+def build_model(vrl: VRLConfig, device: torch.device) -> tuple[ViTPModel, object]:
+    """The benchmark VLM with random weights."""
+    torch.manual_seed(0)
+    tokenizer = build_byte_tokenizer()
+    vit = create_backbone(CONFIG["vit"], img_size=CONFIG["img_size"], depth=CONFIG["vit_depth"])
+    lm = build_language_model(tokenizer, config=CONFIG["lm"])
+    context = tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+    model = ViTPModel(vit, lm, context, tokenizer.pad_token_id, vrl)
+    return model.to(device).train(), tokenizer
+
+
+def build_batch(tokenizer: object, model: ViTPModel, seed: int) -> VisualBatch:
+    """A batch of single-question samples, several tiles each."""
+    generator = torch.Generator().manual_seed(seed)
+    size, tiles = CONFIG["img_size"], CONFIG["tiles_per_sample"]
+    per_tile = model.tokens_per_tile(size, size)
+    samples = []
+    for i in range(CONFIG["batch_size"]):
+        question, answer = QUESTIONS[(seed + i) % len(QUESTIONS)]
+        turns = [
+            ConversationTurn("user", "<image>" * tiles + "\n" + question),
+            ConversationTurn("assistant", answer),
+        ]
+        enc = encode_conversation(tokenizer, turns, [per_tile] * tiles)
+        pixels = torch.randn(tiles, 3, size, size, generator=generator)
+        samples.append(
+            ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
+        )
+    return collate_samples(samples, tokenizer.pad_token_id).batch
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_step(model: ViTPModel, optimizer: torch.optim.Optimizer, batch: VisualBatch) -> dict:
+    """One optimizer step; returns the LM sequence accounting."""
+    optimizer.zero_grad(set_to_none=True)
+    out = model(batch)
+    out.loss.backward()
+    optimizer.step()
+    return {"seq_len": out.seq_len, "real": out.real_tokens, "slots": out.padded_slots}
+
+
+def time_split(model: ViTPModel, batch: VisualBatch, device: torch.device) -> tuple[float, float]:
+    """Forward+backward seconds of the ViT (+projector) alone and of the LM alone, VRL off."""
+    lm = model.language_model
+    width = lm.get_input_embeddings().embedding_dim
+    _sync(device)
+    start = time.perf_counter()
+    model.encode_tiles(batch.pixel_values).float().pow(2).mean().backward()
+    _sync(device)
+    vit_s = time.perf_counter() - start
+    embeds = torch.randn(*batch.input_ids.shape, width, device=device, requires_grad=True)
+    start = time.perf_counter()
+    lm(
+        inputs_embeds=embeds, attention_mask=batch.attention_mask, labels=batch.labels
+    ).loss.backward()
+    _sync(device)
+    model.zero_grad(set_to_none=True)
+    return vit_s, time.perf_counter() - start
+
+
+def measure_memory(variant: str, device: str) -> float:
+    """Peak memory (MiB) of 3 training steps of one variant, in a fresh process."""
+    code = f"from pretrain_speed import _memory_probe; _memory_probe({variant!r}, {device!r})"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _memory_probe(variant: str, device_name: str) -> None:
+    device = torch.device(device_name)
+    model, tokenizer = build_model(VARIANTS[variant], device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = build_batch(tokenizer, model, 0).to(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(3):
+        train_step(model, optimizer, batch)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        # Whole-process peak RSS: the same model and data in every variant, so the
+        # differences between variants are their activation memory.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(peak)
+
+
+def run(steps: int, device: torch.device) -> dict:
+    """Time every variant round-robin on the same batches."""
+    models, optimizers = {}, {}
+    for name, vrl in VARIANTS.items():
+        models[name], tokenizer = build_model(vrl, device)
+        optimizers[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+    batches = [build_batch(tokenizer, models["off"], s).to(device) for s in range(steps + 2)]
+    times = {name: [] for name in VARIANTS}
+    tokens = {name: [] for name in VARIANTS}
+    vit_times, lm_times = [], []
+    for index, batch in enumerate(batches):
+        for name in VARIANTS:
+            _sync(device)
+            start = time.perf_counter()
+            tokens[name].append(train_step(models[name], optimizers[name], batch))
+            _sync(device)
+            if index >= 2:  # the first two steps are warm-up
+                times[name].append(time.perf_counter() - start)
+        if index >= 2:
+            vit_s, lm_s = time_split(models["off"], batch, device)
+            vit_times.append(vit_s)
+            lm_times.append(lm_s)
+    split = {"vit_s": min(vit_times), "lm_s": min(lm_times)}
+    return {"times": times, "tokens": tokens, "split": split}
+
+
+def summarise(raw: dict, memory: dict) -> dict:
+    """Medians, speedups, the allowed late speedup and the targets."""
+    batch_size = CONFIG["batch_size"]
+    # The fastest step of each variant: on a shared machine, interference only ever adds time.
+    step = {name: min(t) for name, t in raw["times"].items()}
+    median = {name: statistics.median(t) for name, t in raw["times"].items()}
+    seq = {name: statistics.median(x["seq_len"] for x in raw["tokens"][name]) for name in step}
+    pad = {
+        name: 1
+        - sum(x["real"] for x in raw["tokens"][name]) / sum(x["slots"] for x in raw["tokens"][name])
+        for name in step
+    }
+    split = raw["split"]
+    kept_share = sum(x["real"] for x in raw["tokens"]["late_0.75"]) / sum(
+        x["real"] for x in raw["tokens"]["off"]
+    )
+    allowed_time = split["vit_s"] + split["lm_s"] * kept_share
+    # Scale the split to the measured full step so that optimizer/glue time is counted as fixed.
+    overhead = step["off"] - split["vit_s"] - split["lm_s"]
+    allowed_step = allowed_time + max(overhead, 0.0)
+    allowed_speedup = step["off"] / allowed_step
+    late_speedup = step["off"] / step["late_0.75"]
+    gain_share = (step["off"] - step["late_0.75"]) / max(step["off"] - allowed_step, 1e-9)
+    early_speedup = step["off"] / step["early_0.75"]
+    padded_speedup = step["off"] / step["padded_0.75"]
+    rows = {
+        name: {
+            "step_s": step[name],
+            "step_median_s": median[name],
+            "samples_per_s": batch_size / step[name],
+            "speedup_vs_off": step["off"] / step[name],
+            "lm_seq_len": seq[name],
+            "pad_fraction": pad[name],
+            "peak_mem_mib": memory.get(name),
+        }
+        for name in step
+    }
+    return {
+        "variants": rows,
+        "time_split_off": {
+            "vit_fwd_bwd_s": split["vit_s"],
+            "lm_fwd_bwd_s": split["lm_s"],
+            "other_s": overhead,
+            "vit_share": split["vit_s"] / step["off"],
+        },
+        "late": {
+            "lm_tokens_kept_share": kept_share,
+            "allowed_speedup": allowed_speedup,
+            "achieved_speedup": late_speedup,
+            "share_of_allowed_gain": gain_share,
+        },
+        "targets": {
+            "late_reaches_85pct_of_allowed_gain": gain_share >= 0.85,
+            "early_at_least_2x": early_speedup >= 2.0,
+            "padded_no_faster_than_off": padded_speedup <= 1.05,
+        },
+    }
+
+
+def print_table(summary: dict) -> str:
+    """Markdown table of the variants."""
+    lines = [
+        "| variant | step (s) | samples/s | speedup | LM seq len | padding | peak mem (MiB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in summary["variants"].items():
+        mem = f"{row['peak_mem_mib']:.0f}" if row["peak_mem_mib"] is not None else "n/a"
+        lines.append(
+            f"| {name} | {row['step_s']:.3f} | {row['samples_per_s']:.2f} | "
+            f"{row['speedup_vs_off']:.2f}x | {row['lm_seq_len']:.0f} | "
+            f"{row['pad_fraction']:.1%} | {mem} |"
+        )
+    split, late = summary["time_split_off"], summary["late"]
+    lines += [
+        "",
+        f"Time split (VRL off, fwd+bwd): ViT {split['vit_fwd_bwd_s']:.3f} s, "
+        f"LM {split['lm_fwd_bwd_s']:.3f} s, other {split['other_s']:.3f} s "
+        f"(ViT share {split['vit_share']:.0%}).",
+        f"Late VRL keeps {late['lm_tokens_kept_share']:.0%} of LM tokens: allowed speedup "
+        f"{late['allowed_speedup']:.2f}x, achieved {late['achieved_speedup']:.2f}x "
+        f"({late['share_of_allowed_gain']:.0%} of the allowed gain).",
+        "Targets: "
+        + ", ".join(f"{k}={'PASS' if v else 'MISS'}" for k, v in summary["targets"].items()),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def main() -> None:
+    """Run the benchmark and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=8, help="Timed steps per variant.")
+    parser.add_argument("--out", default="bench/results/pretrain_speed.json")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="Skip the per-variant memory runs."
+    )
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    raw = run(args.steps, device)
+    memory = {} if args.no_memory else {v: measure_memory(v, device.type) for v in VARIANTS}
+    summary = summarise(raw, memory)
+    table = print_table(summary)
+    payload = {
+        "config": CONFIG,
+        "device": str(device),
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "steps": args.steps,
+        **summary,
+        "table_markdown": table,
+        "raw_step_times_s": raw["times"],
+    }
+    from vitp_core.atomic_io import atomic_write_json
+
+    atomic_write_json(args.out, payload)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
