@@ -62,7 +62,8 @@ def check_targets(table: dict[str, dict[str, dict[str, float]]]) -> dict[str, An
     """The issue's targets for ViTP with VRL (0.75, every sample).
 
     A metric counts when ViTP+VRL's mean exceeds both MAE's and random init's means by
-    more than the larger standard deviation of the two compared methods.
+    more than the larger standard deviation of the two compared methods (a method with a
+    single seed contributes no standard deviation).
     """
     vrl = table.get("vitp_vrl", {})
     per_metric = {}
@@ -104,8 +105,10 @@ def check_targets(table: dict[str, dict[str, dict[str, float]]]) -> dict[str, An
 
 def _cell(stats: dict[str, float] | None, scale: float = 100.0) -> str:
     if stats is None:
-        return "-"
-    return f"{stats['mean'] * scale:.1f} ± {stats['std'] * scale:.1f}"
+        return "not run"
+    if stats["n"] < 2:
+        return f"{stats['mean'] * scale:.1f} (1 seed)"
+    return f"{stats['mean'] * scale:.1f} ± {stats['std'] * scale:.1f} (n={stats['n']})"
 
 
 def _metric_table(
