@@ -122,6 +122,13 @@ def main() -> int:
     parser.add_argument("--max-train", type=int, default=0, help="Cap on training cases/items.")
     parser.add_argument("--max-val", type=int, default=0, help="Cap on validation cases/items.")
     parser.add_argument("--max-test", type=int, default=0, help="Cap on inference cases/items.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Extra bundle override, e.g. --set learning_rate=0.0003 (repeatable).",
+    )
     args = parser.parse_args()
 
     task, subdir, init_kwargs, overrides = EXPERIMENTS[args.experiment]
@@ -131,7 +138,10 @@ def main() -> int:
     out = Path(args.out) / args.experiment
     weights = Path(args.weights) if args.weights else random_export(out.parent / "random_export")
     bundle = init_bundle(out, task=task, weights=weights, overwrite=True, **init_kwargs)
-    common = ["--dataset_dir", str(dataset_dir), *overrides]
+    extra = [
+        part for item in args.set for part in (f"--{item.split('=', 1)[0]}", item.split("=", 1)[1])
+    ]
+    common = ["--dataset_dir", str(dataset_dir), *overrides, *extra]
     if task == "segmentation":
         train_caps = [
             "--max_train_cases",
