@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +245,7 @@ def write_markdown(
 ) -> Path:
     """Write ``docs/results.md`` from a study result (as saved in the results JSON)."""
     table, budget = result["aggregate"], result["budget"]
-    rel = {k: Path(v).resolve().relative_to(path.parent.resolve()) for k, v in figures.items()}
+    rel = {k: os.path.relpath(Path(v).resolve(), path.parent.resolve()) for k, v in figures.items()}
     corruption_labels = {
         k: k.removeprefix("rsscn7_corrupt_").removesuffix("_acc") for k in CORRUPTION_KEYS
     }
