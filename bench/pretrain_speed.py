@@ -5,10 +5,14 @@ late VRL 0.75 padded back to the old length (the official release's behaviour); 
 VRL 0.75 (patch groups removed before the ViT blocks). Also the time split between the
 ViT and the LM, and whether late VRL reaches the speedup its token count allows.
 
-The config makes visual tokens dominate the sequence, as in the paper (many visual
-tokens per sample against tens of text tokens). Variants are timed round-robin so that
+The config makes visual tokens dominate the sequence, as in the paper: one 448 px
+tile per sample at patch 14 gives 256 visual tokens after the pixel shuffle
+(InternVL2.5's geometry), against tens of text tokens. Variants are timed round-robin so that
 machine noise hits them alike; figures are medians. Peak memory is measured per variant
-in a fresh subprocess (CPU: max RSS; GPU: ``torch.cuda.max_memory_allocated``).
+in a fresh subprocess as the peak of a training step above the resting model and
+optimizer state (GPU: ``torch.cuda.max_memory_allocated``; CPU on Linux: the kernel's
+resident high-water mark, reset before the step through ``/proc/self/clear_refs``, with
+glibc told to return every large block to the kernel so that freed memory is not counted).
 
 Usage:
     python bench/pretrain_speed.py [--steps 8] [--out bench/results/pretrain_speed.json]
@@ -17,8 +21,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,8 +51,9 @@ VARIANTS = {
 CONFIG = {
     "vit": "vitp_small_patch16_224",
     "vit_depth": 6,
-    "img_size": 256,
-    "tiles_per_sample": 2,
+    "patch_size": 14,
+    "img_size": 448,
+    "tiles_per_sample": 1,
     "batch_size": 4,
     "lm": {
         "hidden_size": 512,
@@ -69,7 +75,12 @@ def build_model(vrl: VRLConfig, device: torch.device) -> tuple[ViTPModel, object
     """The benchmark VLM with random weights."""
     torch.manual_seed(0)
     tokenizer = build_byte_tokenizer()
-    vit = create_backbone(CONFIG["vit"], img_size=CONFIG["img_size"], depth=CONFIG["vit_depth"])
+    vit = create_backbone(
+        CONFIG["vit"],
+        img_size=CONFIG["img_size"],
+        depth=CONFIG["vit_depth"],
+        patch_size=CONFIG["patch_size"],
+    )
     lm = build_language_model(tokenizer, config=CONFIG["lm"])
     context = tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
     model = ViTPModel(vit, lm, context, tokenizer.pad_token_id, vrl)
@@ -130,16 +141,26 @@ def time_split(model: ViTPModel, batch: VisualBatch, device: torch.device) -> tu
 
 
 def measure_memory(variant: str, device: str) -> float:
-    """Peak memory (MiB) of 3 training steps of one variant, in a fresh process."""
+    """Peak step memory (MiB) of one variant above model + optimizer, in a fresh process."""
     code = f"from pretrain_speed import _memory_probe; _memory_probe({variant!r}, {device!r})"
+    # Large blocks are mmapped and unmapped on free, so resident memory tracks live tensors.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent,
+        env=env,
         check=True,
     )
     return float(result.stdout.strip().splitlines()[-1])
+
+
+def _proc_status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def _memory_probe(variant: str, device_name: str) -> None:
@@ -147,17 +168,19 @@ def _memory_probe(variant: str, device_name: str) -> None:
     model, tokenizer = build_model(VARIANTS[variant], device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = build_batch(tokenizer, model, 0).to(device)
+    train_step(model, optimizer, batch)  # creates the optimizer state
+    gc.collect()
     if device.type == "cuda":
+        torch.cuda.synchronize()
+        resting = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(3):
         train_step(model, optimizer, batch)
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        # Whole-process peak RSS: the same model and data in every variant, so the
-        # differences between variants are their activation memory.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(peak)
+        print((torch.cuda.max_memory_allocated() - resting) / 2**20)
+        return
+    resting = _proc_status_mib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    train_step(model, optimizer, batch)
+    print(_proc_status_mib("VmHWM") - resting)
 
 
 def run(steps: int, device: torch.device) -> dict:
@@ -248,7 +271,7 @@ def summarise(raw: dict, memory: dict) -> dict:
 def print_table(summary: dict) -> str:
     """Markdown table of the variants."""
     lines = [
-        "| variant | step (s) | samples/s | speedup | LM seq len | padding | peak mem (MiB) |",
+        "| variant | step (s) | samples/s | speedup | LM seq len | padding | step peak mem (MiB) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, row in summary["variants"].items():

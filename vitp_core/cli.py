@@ -4,6 +4,7 @@ Sub-commands:
     pretrain   ViTP pretraining (LightningCLI: ``--config``, ``--print_config``, overrides).
     export     Write the ViT of a run or checkpoint as safetensors + JSON sidecar.
     corpus     Build, inspect and validate instruction corpora.
+    tokenizer  Train a byte-level BPE tokenizer on a corpus's text.
 
 Adapter packages contribute further sub-commands through the ``vitp.commands``
 entry-point group: each entry point names a ``register(subparsers)`` function that
@@ -43,6 +44,9 @@ def _register_core(subparsers: argparse._SubParsersAction) -> None:
     from vitp_core.export_cli import register as register_export
 
     register_export(subparsers)
+    from vitp_core.vlm.corpus_tokenizer import register as register_tokenizer
+
+    register_tokenizer(subparsers)
     try:
         from vitp_core.corpus.cli import register as register_corpus
     except ImportError:  # pragma: no cover - corpus tools are part of the core package
