@@ -52,6 +52,9 @@ class ViTPPretrainModule(L.LightningModule):
         use_thumbnail: Add a thumbnail tile with dynamic tiling.
         max_seq_len: Longest sequence in tokens; longer records are bad records.
         lr: Peak learning rate of AdamW.
+        vit_lr_scale: The ViT's peak learning rate relative to ``lr`` (below 1 lets a
+            language model trained from scratch learn to read the image before the ViT's
+            features move far).
         weight_decay: AdamW weight decay (not on biases, norms, embeddings).
         warmup_ratio: Share of steps of linear warmup before the cosine decay.
         min_lr_ratio: Final learning rate relative to ``lr``.
@@ -86,6 +89,7 @@ class ViTPPretrainModule(L.LightningModule):
         use_thumbnail: bool = True,
         max_seq_len: int = 2048,
         lr: float = 2e-4,
+        vit_lr_scale: float = 1.0,
         weight_decay: float = 0.05,
         warmup_ratio: float = 0.1,
         min_lr_ratio: float = 0.0,
@@ -180,9 +184,16 @@ class ViTPPretrainModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with warmup + cosine, stepped every optimizer step."""
         hp = self.hparams
-        optimizer = torch.optim.AdamW(
-            decay_parameter_groups(self.model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas)
-        )
+        groups = decay_parameter_groups(self.model.vit, hp.weight_decay)
+        for group in groups:
+            group["lr"] = hp.lr * hp.vit_lr_scale
+        vit_params = {id(p) for p in self.model.vit.parameters()}
+        groups += [
+            {**group, "params": [p for p in group["params"] if id(p) not in vit_params]}
+            for group in decay_parameter_groups(self.model, hp.weight_decay)
+        ]
+        groups = [group for group in groups if group["params"]]
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = cosine_with_warmup(optimizer, total, hp.warmup_ratio, hp.min_lr_ratio)
         return {
