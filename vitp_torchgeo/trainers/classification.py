@@ -67,7 +67,9 @@ class ViTPClassificationTask(ClassificationTask):
             weight_decay: AdamW weight decay of weight matrices.
             layer_decay: Layer-wise LR decay per block (1.0 disables).
             drop_path_rate: Stochastic depth of the backbone blocks.
-            global_pool: Pool the class token ('token') or the patch tokens ('avg').
+            global_pool: Pool the class token ('token') or the patch tokens ('avg'); either
+                way the pretrained final norm is kept (timm's ``fc_norm`` stays off unless
+                ``backbone_kwargs`` sets it).
             backbone_kwargs: Extra :func:`timm.create_model` arguments (``depth``...).
         """
         self.weights = weights
@@ -77,12 +79,18 @@ class ViTPClassificationTask(ClassificationTask):
     def configure_models(self) -> None:
         """Build the ViT with a classification head and load the weights."""
         hparams = self.hparams
+        extra: dict[str, Any] = {}
+        if "fc_norm" not in (hparams["backbone_kwargs"] or {}):
+            # timm swaps the final norm for an fc_norm under avg pooling, which would leave
+            # the pretrained ``norm.*`` weights unused: keep the pretrained norm instead.
+            extra["fc_norm"] = False
         self.model, self.weights_result = build_backbone(
             hparams,
             self.weights,
             num_classes=hparams["num_classes"] or hparams["num_labels"] or 1,
             drop_path_rate=hparams["drop_path_rate"],
             global_pool=hparams["global_pool"],
+            **extra,
         )
         if hparams["freeze_backbone"]:
             freeze(self.model)

@@ -35,6 +35,19 @@ def test_linear_probe_trains_the_head_only(tiny_export: Path) -> None:
     ]
 
 
+def test_avg_pooling_keeps_the_pretrained_final_norm(tiny_export: Path) -> None:
+    task = ViTPClassificationTask(weights=str(tiny_export), num_classes=7, global_pool="avg")
+    result = task.weights_result
+    assert result is not None
+    assert result.missing_keys == ["head.weight", "head.bias"]
+    assert not result.unexpected_keys
+    assert isinstance(task.model.fc_norm, torch.nn.Identity)
+    explicit = ViTPClassificationTask(
+        num_classes=7, global_pool="avg", backbone_kwargs={"fc_norm": True}
+    )
+    assert not isinstance(explicit.model.fc_norm, torch.nn.Identity)
+
+
 def test_checkpoint_hparams_rebuild_the_export_architecture(tiny_export: Path) -> None:
     task = ViTPClassificationTask(weights=str(tiny_export), num_classes=7, in_channels=4)
     assert task.hparams["backbone"] == "vitp_tiny_patch16_224"
