@@ -29,10 +29,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import sys
@@ -50,6 +52,7 @@ from downstream_corpora import build_study_corpora, corpus_images, corpus_summar
 
 from vitp_core.atomic_io import atomic_write_json
 from vitp_core.export import load_backbone
+from vitp_core.vlm.corpus_tokenizer import corpus_texts, save_tokenizer, train_corpus_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = ("frozen", "rsscn7_finetune", "dubai", "hippocampus")
@@ -71,7 +74,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, help="results JSON path")
     parser.add_argument("--report", type=Path, help="markdown report path")
     parser.add_argument("--figures", type=Path, default=REPO / "docs" / "figures")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (per job)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="(method, seed) units run at once, each in its own process (default: 1 on a "
+        "GPU, else 2 when there are 2+ cores: the tiny models use 2 single-threaded "
+        "processes better than 1 two-threaded one)",
+    )
     parser.add_argument(
         "--note",
         action="append",
@@ -111,23 +121,46 @@ class Study:
         self.fresh = fresh
         self.mixtures: dict[str, Path] = {}
         self.images: dict[str, list[Path]] = {}
+        self.tokenizers: dict[str, str] = {}
         self.pretrain_logs: list[dict[str, Any]] = []
 
-    def _tag(self) -> str:
-        return f"steps{self.budget.steps}_bs{self.budget.batch_size}"
+    def _tag(self, method: Method) -> str:
+        """Cache folder name: the budget's steps x batch, and ViTP's tokenizer."""
+        budget = self.budget
+        tag = f"steps{budget.steps}_bs{budget.batch_size}"
+        if method.kind != "vitp":
+            return tag
+        return tag + ("_bytes" if budget.tokenizer == "bytes" else f"_bpe{budget.tokenizer_vocab}")
 
     def backbone_path(self, method: Method, seed: int, domain: str) -> Path:
         """Export path of one pretrained backbone."""
-        return self.work / "backbones" / self._tag() / domain / f"{method.name}_s{seed}.safetensors"
+        return (
+            self.work
+            / "backbones"
+            / self._tag(method)
+            / domain
+            / f"{method.name}_s{seed}.safetensors"
+        )
 
     def metrics_path(self, method: Method, seed: int, group: str) -> Path:
         """Cached metrics of one evaluation group."""
-        return self.work / "metrics" / self._tag() / f"{method.name}_s{seed}_{group}.json"
+        return self.work / "metrics" / self._tag(method) / f"{method.name}_s{seed}_{group}.json"
 
     def prepare(self) -> None:
         """Build (or reuse) the pretraining corpora."""
         self.mixtures = build_study_corpora(self.data, self.work.parent / "corpora")
         self.images = {domain: corpus_images(path) for domain, path in self.mixtures.items()}
+        self.tokenizers = {domain: self._tokenizer(path) for domain, path in self.mixtures.items()}
+
+    def _tokenizer(self, mixture: Path) -> str:
+        """ViTP's tokenizer for one domain: ``"bytes"`` or a BPE folder trained on its text."""
+        if self.budget.tokenizer == "bytes":
+            return "bytes"
+        folder = mixture.parent / f"tokenizer_bpe{self.budget.tokenizer_vocab}"
+        if self.fresh or not (folder / "tokenizer.json").is_file():
+            trained = train_corpus_tokenizer(corpus_texts(mixture), self.budget.tokenizer_vocab)
+            save_tokenizer(trained, folder)
+        return str(folder)
 
     def pretrain(self, method: Method, seed: int) -> dict[str, Path]:
         """Both domains' backbones of (method, seed), pretrained when not cached."""
@@ -140,7 +173,13 @@ class Study:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 log.info("pretrain %s seed %d on %s", method.name, seed, domain)
                 done = pretrain_backbone(
-                    self.budget, method, mixture, self.images[domain], seed, path
+                    self.budget,
+                    method,
+                    mixture,
+                    self.images[domain],
+                    seed,
+                    path,
+                    self.tokenizers[domain],
                 )
                 log.info("  %.0f s, last loss %s", done["wall_s"], (done["losses"] or ["-"])[-1])
             paths[domain] = path
@@ -227,7 +266,13 @@ def _notes(
         f"batch {budget.batch_size} per method and domain, AdamW (peak lr {budget.lr}, 10% "
         "warmup, cosine); ViTP's LM: Qwen2 "
         f"{budget.lm_config['num_hidden_layers']} layers x {budget.lm_config['hidden_size']} "
-        "with the byte-level tokenizer; MAE: lightly's masked ViT + decoder "
+        + (
+            "with the byte-level tokenizer"
+            if budget.tokenizer == "bytes"
+            else f"with a byte-level BPE ({budget.tokenizer_vocab} max) trained on each "
+            "domain's pretraining text"
+        )
+        + "; MAE: lightly's masked ViT + decoder "
         f"{budget.mae_decoder} (width, depth, heads), mask ratio 0.75, normalised-pixel loss.",
         f"Methods: {', '.join(m.label for m in methods)}. Seeds with complete results: "
         f"{seeds_done} (each seed sets pretraining init and data order and downstream init).",
@@ -255,7 +300,13 @@ def _notes(
         "(REOBench-style, one severity) on the RSSCN7 evaluation half at 128 px: Gaussian "
         "noise sigma 0.08, Gaussian blur sigma 2, JPEG quality 10, one band zeroed.",
         f"Compute: {compute / 60:.0f} min of pretraining + evaluation in total on "
-        f"{_machine()} (the sum of the cached steps' wall-clock; data loading included).",
+        f"{_machine()} (the sum of the cached steps' wall-clock; data loading included)"
+        + (
+            f"; this invocation ran {args.jobs} (method, seed) units at once, "
+            f"{args.threads or 1} torch thread(s) each, so the sum exceeds the elapsed time."
+            if args.jobs > 1
+            else "."
+        ),
     ]
     done = {m.name: sorted(r["seed"] for r in runs if r["method"] == m.name) for m in methods}
     missing = {name: sorted(set(budget.seeds) - set(seeds)) for name, seeds in done.items()}
@@ -280,6 +331,22 @@ def _notes(
     return notes
 
 
+def _reliance_text(logs: list[dict[str, Any]], method: str) -> str:
+    """ "own vs other image" answer losses of one ViTP method, per domain."""
+    parts = []
+    for domain in ("rs_mix", "med_mix"):
+        found = [
+            g["image_reliance"]
+            for g in logs
+            if g["method"] == method and g["domain"] == domain and g.get("image_reliance")
+        ]
+        if found:
+            own = sum(r["own_image"] for r in found) / len(found)
+            other = sum(r["other_image"] for r in found) / len(found)
+            parts.append(f"{domain}: {own:.3f} with the record's own image vs {other:.3f}")
+    return "; ".join(parts) or "not measured"
+
+
 def _closing_note(result: dict[str, Any]) -> list[str]:
     from downstream_report import HEADLINE
 
@@ -298,34 +365,41 @@ def _closing_note(result: dict[str, Any]) -> list[str]:
         if robust
         else "the robustness target could not be checked (ViTP without VRL did not finish)"
     )
+    lm = budget["lm_config"]
     return [
         f"**Result.** ViTP + VRL beats both MAE and random init by more than one standard "
         f"deviation on {targets['metrics_won']} of {targets['metrics_compared']} headline "
         f"metrics, so the main target is {'met' if targets['beats_on_4_of_6'] else 'missed'}; "
         f"{robust_text}. Best method per headline metric: " + "; ".join(best) + ".",
         "",
-        f"**What limits it.** (1) Budget: each backbone saw {samples} samples "
-        f"({budget['steps']} steps x {budget['batch_size']}), a ViT of "
-        f"{budget['backbone_kwargs']} at {budget['img_size']} px, inside a "
-        f"{budget['lm_config']['num_hidden_layers']}-layer, "
-        f"{budget['lm_config']['hidden_size']}-wide LM with a byte tokenizer -- the paper "
-        "pretrains a 300M ViT inside a 1B VLM on millions of samples. At this budget every "
-        "backbone is close to its initialisation, and most of the language-loss drop is, "
-        "we think, the LM learning the answer templates' text rather than the image. "
-        "(2) Evaluation noise: the "
-        "fine-tunes are 20 steps, so they mostly measure how fast a fresh decoder fits; the "
-        "hippocampus Dice in particular swings by tens of points between seeds. (3) Seeds: "
-        "the study ran on 2 CPU cores shared with other jobs; not every (method, seed) "
-        "finished (see 'What was run'), so several comparisons rest on one ViTP seed. "
-        "(4) Corpus: 1.6k RS and 6k medical records, with templated questions whose "
-        "answers (class names, counts) a small LM can partly guess without the image.",
+        "**What limits it.** (1) The language model starts from scratch. The paper trains "
+        "the ViT inside InternVL2.5-1B, whose LM already reads visual tokens; here a "
+        f"{lm['num_hidden_layers']}-layer, {lm['hidden_size']}-wide Qwen2 must first learn "
+        "the answer templates and only then learn to read the image, and only what it reads "
+        "sends an image-specific gradient to the ViT. The answer-loss columns of the "
+        "pretraining table measure this; for ViTP + VRL (nats per answer token): "
+        f"{_reliance_text(result['pretrain_logs'], 'vitp_vrl')} with another record's image. "
+        "A gap that small means the answers depend little on the pixels (class words are "
+        "about a tenth of the answer tokens, so a gap of ~0.07 would already match a linear "
+        "probe's knowledge), whereas MAE's pixel loss is image-specific from its first "
+        f"step. (2) Budget: each backbone saw {samples} samples ({budget['steps']} steps x "
+        f"{budget['batch_size']}), a ViT of {budget['backbone_kwargs']} at "
+        f"{budget['img_size']} px -- the paper pretrains a 300M ViT on millions of samples. "
+        "(3) Evaluation noise: the fine-tunes are short, so they mostly measure how fast a "
+        "fresh decoder fits; the hippocampus Dice swings by tens of points between seeds. "
+        "(4) Corpus: 1.6k RS and 6k medical records with templated questions, whose "
+        "answers (class names, yes/no, counts) a small LM can partly guess from the text.",
         "",
-        "**What was tried.** The same images, ViT shape, optimizer, schedule and steps x "
-        "batch for every method; MAE from lightly's maintained modules; frozen probes and "
-        "k-NN (cheap, low-variance) next to the short fine-tunes; one backbone per domain. "
-        "The `gpu` budget (ViT-S/16 at 224 px, 5,000 steps x 64, full-length fine-tunes) "
-        "is the configuration meant to test the paper's claim; it was not run here (no GPU "
-        "in this session).",
+        "**What was tried.** The same images, ViT shape, optimizer, peak learning rate, "
+        "schedule and steps x batch for every method; MAE from lightly's maintained modules; "
+        "a byte-level BPE trained on each domain's text instead of the byte tokenizer (3x "
+        "shorter sequences, so the LM learns the templates sooner); frozen probes and k-NN "
+        "next to the fine-tunes. Single-seed explorations before this run (a higher LM "
+        "learning rate, a lower ViT learning rate, aligning the LM on a frozen ViT first, "
+        "longer runs) and their figures are in "
+        "[results_explorations.md](results_explorations.md). The `gpu` budget (ViT-S/16 at "
+        "224 px, 5,000 steps x 64, full-length fine-tunes) is the configuration meant to "
+        "test the paper's claim; it has not been run (no GPU in these sessions).",
     ]
 
 
@@ -342,15 +416,42 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data or not Path(args.data).is_dir():
         print("downstream: give --data DATA_ROOT (or set VITP_DATA): the shared data folder.")
         return 2
+    if args.jobs is None:
+        args.jobs = 1 if torch.cuda.is_available() else min(2, os.cpu_count() or 1)
     budget = _budget(args)
     methods = [METHODS[m] for m in (args.methods.split(",") if args.methods else METHODS)]
     study = Study(budget, Path(args.data).resolve(), args.work_dir / budget.name, args.fresh)
     study.prepare()
     if not args.report_only:
-        for seed in budget.seeds:
-            for method in methods:
+        units = [(method, seed) for seed in budget.seeds for method in methods]
+        if args.jobs > 1:
+            _run_parallel(study, units, args.jobs, args.threads or 1)
+        else:
+            for method, seed in units:
                 study.evaluate(method, seed, study.pretrain(method, seed))
     return write_outputs(study, methods, args)
+
+
+def _run_unit(study: Study, method: Method, seed: int, threads: int) -> str:
+    """Pretrain and evaluate one (method, seed) in a worker process."""
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    warnings.filterwarnings("ignore")
+    import lightning  # noqa: F401  (sets its loggers to INFO on import; quieten them after)
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    study.evaluate(method, seed, study.pretrain(method, seed))
+    return f"{method.name} seed {seed}"
+
+
+def _run_parallel(study: Study, units: list[tuple[Method, int]], jobs: int, threads: int) -> None:
+    """Run (method, seed) units in ``jobs`` processes; each writes its own cache files."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_run_unit, study, m, s, threads) for m, s in units]
+        for future in concurrent.futures.as_completed(futures):
+            log.info("done: %s", future.result())
 
 
 def write_outputs(study: Study, methods: list[Method], args: argparse.Namespace) -> int:

@@ -23,10 +23,15 @@ class Budget:
         backbone_kwargs: Extra ``timm.create_model`` arguments (depth, patch size).
         img_size: Pretraining and frozen-feature input side in pixels.
         lm_config: Qwen2 overrides of the ViTP language model.
+        tokenizer: ViTP's tokenizer: ``"corpus"`` (a byte-level BPE trained on each
+            domain's pretraining text, ``tokenizer_vocab`` tokens) or ``"bytes"``.
+        tokenizer_vocab: Vocabulary size of the corpus tokenizer.
         mae_decoder: MAE decoder width, depth and heads.
         steps: Pretraining optimizer steps (every method).
         batch_size: Pretraining samples per step (every method).
         lr: Peak pretraining learning rate (AdamW, warmup + cosine, every method).
+        vitp_vit_lr_scale: ViTP's ViT learning rate relative to ``lr`` (its language
+            model starts from scratch and must learn to read the image first).
         seeds: Seeds; a seed sets pretraining init and data order and downstream init.
         finetune_steps: RSSCN7 fine-tune optimizer steps.
         finetune_batch: RSSCN7 fine-tune batch size.
@@ -56,10 +61,13 @@ class Budget:
             "num_key_value_heads": 2,
         }
     )
+    tokenizer: Literal["corpus", "bytes"] = "corpus"
+    tokenizer_vocab: int = 2048
     mae_decoder: tuple[int, int, int] = (128, 2, 4)
     steps: int = 50
     batch_size: int = 8
     lr: float = 5e-4
+    vitp_vit_lr_scale: float = 1.0
     seeds: tuple[int, ...] = (0, 1, 2)
     finetune_steps: int = 20
     finetune_batch: int = 32
@@ -94,7 +102,7 @@ BUDGETS: dict[str, Budget] = {
         vol_test=4,
         vol_steps=2,
     ),
-    "small": Budget(name="small"),
+    "small": Budget(name="small", steps=300),
     "gpu": Budget(
         name="gpu",
         backbone="vitp_small_patch16_224",

@@ -8,6 +8,7 @@ JSON of the per-step loss and the wall-clock time.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from vitp_core.atomic_io import atomic_write_json
 from vitp_core.backbone import create_backbone
 from vitp_core.corpus.images import load_image
+from vitp_core.corpus.reader import read_corpus
+from vitp_core.data.collate import collate_samples
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.data.processor import IMAGENET_MEAN, IMAGENET_STD
 from vitp_core.data.tiling import resize_image
@@ -33,7 +36,7 @@ from vitp_core.export import export_backbone
 from vitp_core.training.module import ViTPPretrainModule, metadata_from_hparams
 from vitp_core.training.schedule import cosine_with_warmup, decay_parameter_groups
 
-__all__ = ["pretrain_backbone"]
+__all__ = ["image_reliance", "pretrain_backbone"]
 
 WARMUP_RATIO = 0.1
 WEIGHT_DECAY = 0.05
@@ -85,10 +88,45 @@ def _trainer(budget: Budget, recorder: _LossRecorder) -> L.Trainer:
     )
 
 
+def image_reliance(module: ViTPPretrainModule, mixture: Path, records: int = 96) -> dict:
+    """Answer loss with each record's own image vs another record's image (eval mode).
+
+    A language model that ignores the image scores the same on both; the gap is how much
+    the answers the LM learned depend on what the ViT sees.
+
+    Args:
+        module: The trained ViTP module.
+        mixture: The pretraining mixture (every ``len // records``-th record is used).
+        records: How many records to score.
+
+    Returns:
+        ``{"own_image": loss, "other_image": loss, "gap": other - own}`` (nats per token).
+    """
+    usable, _ = read_corpus(mixture)
+    chosen = usable[:: max(len(usable) // records, 1)][:records]
+    own = [module.processor(record) for record in chosen]
+    other = [
+        dataclasses.replace(s, pixel_values=own[(i + 1) % len(own)].pixel_values)
+        for i, s in enumerate(own)
+    ]
+    module.eval()
+    losses = {}
+    with torch.no_grad():
+        for name, samples in (("own_image", own), ("other_image", other)):
+            total = 0.0
+            for start in range(0, len(samples), 16):
+                chunk = samples[start : start + 16]
+                batch = collate_samples(chunk, module.tokenizer.pad_token_id).batch
+                total += float(module.model(batch).loss) * len(chunk)
+            losses[name] = total / len(samples)
+    return {**losses, "gap": losses["other_image"] - losses["own_image"]}
+
+
 def _pretrain_vitp(
-    budget: Budget, method: Method, mixture: Path, seed: int
-) -> tuple[nn.Module, list[float]]:
+    budget: Budget, method: Method, mixture: Path, seed: int, tokenizer: str
+) -> tuple[ViTPPretrainModule, list[float]]:
     module = ViTPPretrainModule(
+        tokenizer=tokenizer,
         vit=budget.backbone,
         vit_kwargs=dict(budget.backbone_kwargs),
         img_size=budget.img_size,
@@ -98,6 +136,7 @@ def _pretrain_vitp(
         vrl_mode=method.vrl_mode,
         max_seq_len=budget.max_seq_len,
         lr=budget.lr,
+        vit_lr_scale=budget.vitp_vit_lr_scale,
         weight_decay=WEIGHT_DECAY,
         warmup_ratio=WARMUP_RATIO,
         corpus_name=mixture.stem,
@@ -107,7 +146,7 @@ def _pretrain_vitp(
     )
     recorder = _LossRecorder()
     _trainer(budget, recorder).fit(module, datamodule=data)
-    return module.model.vit, recorder.losses
+    return module, recorder.losses
 
 
 class _ImageDataset(Dataset):
@@ -215,6 +254,7 @@ def pretrain_backbone(
     images: list[Path],
     seed: int,
     out: Path,
+    tokenizer: str = "bytes",
 ) -> dict[str, Any]:
     """Pretrain (or, for ``random``, only initialise) one backbone and export it.
 
@@ -225,19 +265,25 @@ def pretrain_backbone(
         images: The images of the mixture's records (MAE samples them).
         seed: Seed of the initialisation and the data order.
         out: Export path (``.safetensors``); ``out.with_suffix('.log.json')`` gets the log.
+        tokenizer: ViTP's tokenizer (``"bytes"`` or a tokenizer folder).
 
     Returns:
-        ``{"method", "seed", "domain", "steps", "batch_size", "wall_s", "losses"}``.
+        ``{"method", "seed", "domain", "steps", "batch_size", "wall_s", "losses",
+        "image_reliance"}`` (the last from :func:`image_reliance`, ViTP only; its time is
+        not in ``wall_s``).
     """
     L.seed_everything(seed, workers=True, verbose=False)
     start = time.perf_counter()
+    module = None
     if method.kind == "random":
         vit, losses = _new_vit(budget), []
     elif method.kind == "mae":
         vit, losses = _pretrain_mae(budget, images, seed)
     else:
-        vit, losses = _pretrain_vitp(budget, method, mixture, seed)
+        module, losses = _pretrain_vitp(budget, method, mixture, seed, tokenizer)
+        vit = module.model.vit
     wall = time.perf_counter() - start
+    reliance = image_reliance(module, mixture) if module is not None else None
     steps = 0 if method.kind == "random" else len(losses)
     meta = metadata_from_hparams(
         _hparams(budget, method, mixture.stem),
@@ -254,6 +300,7 @@ def pretrain_backbone(
         "batch_size": budget.batch_size,
         "wall_s": round(wall, 2),
         "losses": losses,
+        "image_reliance": reliance,
     }
     atomic_write_json(out.with_suffix(".log.json"), log)
     return log

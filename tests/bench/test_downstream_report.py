@@ -55,7 +55,17 @@ def test_report_and_figures_written(tmp_path: Path) -> None:
     runs = _runs(0.05)
     table = aggregate(runs)
     logs = [
-        {"method": m, "domain": d, "steps": 3, "batch_size": 2, "wall_s": 1.0, "losses": [3, 2, 1]}
+        {
+            "method": m,
+            "domain": d,
+            "steps": 3,
+            "batch_size": 2,
+            "wall_s": 1.0,
+            "losses": [3, 2, 1],
+            "image_reliance": {"own_image": 0.5, "other_image": 0.75, "gap": 0.25}
+            if m.startswith("vitp")
+            else None,
+        }
         for m in METHODS
         for d in ("rs_mix", "med_mix")
     ]
@@ -74,6 +84,7 @@ def test_report_and_figures_written(tmp_path: Path) -> None:
     text = report.read_text()
     assert "**6 of 6**" in text
     assert "figures/downstream_test_metrics.png" in text
+    assert "| 0.500 ± 0.000 | 0.750 ± 0.000 |" in text  # ViTP's answer loss, own vs other image
     assert all(path.is_file() for path in figures.values())
 
 
