@@ -13,12 +13,13 @@ from torchgeo.datasets import RGBBandsMissingError, unbind_samples
 from torchgeo.trainers import ChangeDetectionTask
 from torchvision.models._api import WeightsEnum
 
-from vitp_torchgeo.models import SiameseViTPChangeNet, ViTPyramidEncoder
+from vitp_torchgeo.models import SiameseViTPChangeNet
 from vitp_torchgeo.models.change import ChangeFusion
 from vitp_torchgeo.trainers.common import (
-    build_backbone,
+    build_pyramid_encoder,
     configure_vitp_optimizers,
     freeze,
+    freeze_encoder,
 )
 
 __all__ = ["ViTPChangeDetectionTask"]
@@ -98,22 +99,15 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
     def configure_models(self) -> None:
         """Build the siamese ViTP change network and load the weights."""
         hparams = self.hparams
-        vit, self.weights_result = build_backbone(
-            hparams,
-            self.weights,
-            drop_path_rate=hparams["drop_path_rate"],
-        )
-        encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
         self.model = SiameseViTPChangeNet(
             encoder,
             hparams["num_classes"] or hparams["num_labels"] or 1,
             hparams["fusion"],
             hparams["decoder_channels"],
         )
-        if hparams["freeze_backbone"] or hparams["freeze_decoder"]:
-            freeze(vit)
+        freeze_encoder(encoder, hparams)
         if hparams["freeze_decoder"]:
-            freeze(encoder.pyramid)
             freeze(self.model.fusions)
             freeze(self.model.segmenter.decoder)
 

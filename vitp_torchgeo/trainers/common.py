@@ -14,14 +14,17 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from vitp_core.backbone import create_backbone
+from vitp_torchgeo.models import ViTPyramidEncoder
 from vitp_torchgeo.optim import layer_decay_param_groups
 from vitp_torchgeo.weights import WeightsLoadResult, WeightsSpec, load_vitp_weights, weights_meta
 
 __all__ = [
     "DEFAULT_BACKBONE",
     "build_backbone",
+    "build_pyramid_encoder",
     "configure_vitp_optimizers",
     "freeze",
+    "freeze_encoder",
     "resolve_backbone",
 ]
 
@@ -103,6 +106,31 @@ def freeze(module: nn.Module) -> None:
     """Stop gradients for every parameter of ``module``."""
     for param in module.parameters():
         param.requires_grad = False
+
+
+def build_pyramid_encoder(
+    hparams: MutableMapping[str, Any], weights: WeightsSpec | None
+) -> tuple[ViTPyramidEncoder, WeightsLoadResult | None]:
+    """A dense trainer's ViT (weights loaded) under a simple feature pyramid.
+
+    Reads ``drop_path_rate``, ``out_indices`` and ``pyramid_channels`` besides what
+    :func:`build_backbone` reads.
+
+    Returns:
+        The encoder and, when weights were given, what loading them did.
+    """
+    vit, result = build_backbone(hparams, weights, drop_path_rate=hparams["drop_path_rate"])
+    encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+    return encoder, result
+
+
+def freeze_encoder(encoder: ViTPyramidEncoder, hparams: MutableMapping[str, Any]) -> None:
+    """Apply ``freeze_backbone`` (the ViT) and ``freeze_decoder`` (ViT and pyramid)."""
+    freeze_decoder = bool(hparams.get("freeze_decoder", False))
+    if hparams["freeze_backbone"] or freeze_decoder:
+        freeze(encoder.vit)
+    if freeze_decoder:
+        freeze(encoder.pyramid)
 
 
 def configure_vitp_optimizers(

@@ -9,11 +9,11 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torchgeo.trainers import ObjectDetectionTask
 from torchvision.models._api import WeightsEnum
 
-from vitp_torchgeo.models import ViTPyramidEncoder, vitp_faster_rcnn
+from vitp_torchgeo.models import vitp_faster_rcnn
 from vitp_torchgeo.trainers.common import (
-    build_backbone,
+    build_pyramid_encoder,
     configure_vitp_optimizers,
-    freeze,
+    freeze_encoder,
 )
 
 __all__ = ["ViTPObjectDetectionTask"]
@@ -77,15 +77,9 @@ class ViTPObjectDetectionTask(ObjectDetectionTask):
     def configure_models(self) -> None:
         """Build ViTP + pyramid + Faster R-CNN and load the weights."""
         hparams = self.hparams
-        vit, self.weights_result = build_backbone(
-            hparams,
-            self.weights,
-            drop_path_rate=hparams["drop_path_rate"],
-        )
-        encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
         self.model = vitp_faster_rcnn(encoder, hparams["num_classes"])
-        if hparams["freeze_backbone"]:
-            freeze(vit)
+        freeze_encoder(encoder, hparams)
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""

@@ -10,11 +10,12 @@ from torch import Tensor
 from torchgeo.trainers import SemanticSegmentationTask
 from torchvision.models._api import WeightsEnum
 
-from vitp_torchgeo.models import ViTPUPerNet, ViTPyramidEncoder
+from vitp_torchgeo.models import ViTPUPerNet
 from vitp_torchgeo.trainers.common import (
-    build_backbone,
+    build_pyramid_encoder,
     configure_vitp_optimizers,
     freeze,
+    freeze_encoder,
 )
 
 __all__ = ["ViTPSemanticSegmentationTask"]
@@ -87,21 +88,14 @@ class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
     def configure_models(self) -> None:
         """Build ViTP + pyramid + UPerNet and load the weights."""
         hparams = self.hparams
-        vit, self.weights_result = build_backbone(
-            hparams,
-            self.weights,
-            drop_path_rate=hparams["drop_path_rate"],
-        )
-        encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
+        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
         self.model = ViTPUPerNet(
             encoder,
             hparams["num_classes"] or hparams["num_labels"] or 1,
             hparams["decoder_channels"],
         )
-        if hparams["freeze_backbone"] or hparams["freeze_decoder"]:
-            freeze(vit)
+        freeze_encoder(encoder, hparams)
         if hparams["freeze_decoder"]:
-            freeze(encoder.pyramid)
             freeze(self.model.decoder)
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
