@@ -102,7 +102,7 @@ BUDGETS: dict[str, Budget] = {
         vol_test=4,
         vol_steps=2,
     ),
-    "small": Budget(name="small", steps=300),
+    "small": Budget(name="small", steps=300, finetune_steps=100, seg_steps=100, vol_steps=150),
     "gpu": Budget(
         name="gpu",
         backbone="vitp_small_patch16_224",
