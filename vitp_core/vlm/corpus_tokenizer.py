@@ -24,11 +24,11 @@ from transformers import PreTrainedTokenizerFast
 from vitp_core.corpus.reader import iter_corpus
 from vitp_core.corpus.records import BadRecordError
 from vitp_core.vlm.tokenizer import (
-    CHATML_TEMPLATE,
     IM_END_TOKEN,
     IM_START_TOKEN,
     IMAGE_TOKENS,
     PAD_TOKEN,
+    wrap_chatml_tokenizer,
 )
 
 __all__ = ["corpus_texts", "register", "save_tokenizer", "train_corpus_tokenizer"]
@@ -90,14 +90,7 @@ def train_corpus_tokenizer(
         yield from texts
 
     backend.train_from_iterator(_stream(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token=PAD_TOKEN,
-        eos_token=IM_END_TOKEN,
-        additional_special_tokens=[IM_START_TOKEN, *IMAGE_TOKENS],
-    )
-    tokenizer.chat_template = CHATML_TEMPLATE
-    return tokenizer
+    return wrap_chatml_tokenizer(backend)
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, out_dir: str | os.PathLike[str]) -> Path:

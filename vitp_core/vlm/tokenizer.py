@@ -19,6 +19,7 @@ __all__ = [
     "IMG_START_TOKEN",
     "build_byte_tokenizer",
     "load_tokenizer",
+    "wrap_chatml_tokenizer",
 ]
 
 IMG_START_TOKEN = "<img>"
@@ -51,6 +52,19 @@ def build_byte_tokenizer() -> PreTrainedTokenizerFast:
     backend = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
+    return wrap_chatml_tokenizer(backend)
+
+
+def wrap_chatml_tokenizer(backend: Tokenizer) -> PreTrainedTokenizerFast:
+    """Wrap a ``tokenizers`` backend with ViTP's pad, ChatML and image tokens and template.
+
+    Args:
+        backend: The trained or built ``tokenizers.Tokenizer``.
+
+    Returns:
+        A fast tokenizer with ``<|endoftext|>`` padding, ``<|im_end|>`` as end of turn, the
+        ChatML and image special tokens and the ChatML chat template.
+    """
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token=PAD_TOKEN,
