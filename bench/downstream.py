@@ -346,7 +346,7 @@ def _reliance_text(logs: list[dict[str, Any]], method: str) -> str:
         if found:
             own = sum(r["own_image"] for r in found) / len(found)
             other = sum(r["other_image"] for r in found) / len(found)
-            parts.append(f"{domain}: {own:.3f} with the record's own image vs {other:.3f}")
+            parts.append(f"{domain}: {own:.3f} (own image) vs {other:.3f} (another record's)")
     return "; ".join(parts) or "not measured"
 
 
@@ -388,7 +388,7 @@ def _closing_note(result: dict[str, Any]) -> list[str]:
         "the answer templates and only then learn to read the image, and only what it reads "
         "sends an image-specific gradient to the ViT. The answer-loss columns of the "
         "pretraining table measure this; for ViTP + VRL (nats per answer token): "
-        f"{_reliance_text(result['pretrain_logs'], 'vitp_vrl')} with another record's image. "
+        f"{_reliance_text(result['pretrain_logs'], 'vitp_vrl')}. "
         "Nearly equal losses mean the answers depend little on the pixels (for comparison, "
         "an exploration in which the LM did read the image -- 600 steps, a 4x higher LM "
         "learning rate -- reached 0.43 vs 0.54 on the RS mix), whereas MAE's pixel loss is "
