@@ -84,8 +84,11 @@ def main() -> None:
         "corpora": corpora,
         "validation": validation,
     }
+    # Record paths as $VITP_DATA/... and repository-relative, not as this machine's.
+    text = json.dumps(results, indent=2) + "\n"
+    text = text.replace(str(data.resolve()), "$VITP_DATA").replace(f"{REPO}/", "")
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(results, indent=2) + "\n")
+    Path(args.results).write_text(text)
     print(
         json.dumps(
             {k: results[k] for k in ("total_wall_seconds", "within_target", "validation")}, indent=2

@@ -48,6 +48,14 @@ from vitp_monai.data import paired_nifti_datalist
 from vitp_monai.networks import VitpUNETR
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _relative_to_repo(path: Path) -> str:
+    """A path as recorded in the results JSON: relative to the repository when inside it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 ROI = (32, 48, 32)
 NUM_CLASSES = 3
 
@@ -168,7 +176,7 @@ def main() -> int:
         "val_cases": len(val_ds),
         "train_seconds": round(train_s, 1),
         "mean_dice": dice,
-        "predictions": str(out / "predictions"),
+        "predictions": _relative_to_repo(out / "predictions"),
     }
     atomic_write_json(REPO / "bench" / "results" / "monai_hippocampus_python_api.json", result)
     return 0

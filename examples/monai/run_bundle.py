@@ -34,6 +34,13 @@ from vitp_monai.bundles import init_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 
+
+def _relative_to_repo(path: Path) -> str:
+    """A path as recorded in the results JSON: relative to the repository when inside it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 #: name -> (task, dataset subfolder, init_bundle kwargs, run overrides)
 EXPERIMENTS: dict[str, tuple[str, str, dict, list[str]]] = {
     "hippocampus": (
@@ -177,8 +184,8 @@ def main() -> int:
     result = {
         "experiment": args.experiment,
         "task": task,
-        "bundle": str(bundle),
-        "weights": str(weights),
+        "bundle": _relative_to_repo(bundle),
+        "weights": _relative_to_repo(weights),
         "pretrained": bool(args.weights),
         "epochs": args.epochs,
         "caps": {"train": args.max_train, "val": args.max_val, "test": args.max_test},
