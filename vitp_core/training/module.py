@@ -184,15 +184,13 @@ class ViTPPretrainModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with warmup + cosine, stepped every optimizer step."""
         hp = self.hparams
-        groups = decay_parameter_groups(self.model.vit, hp.weight_decay)
-        for group in groups:
-            group["lr"] = hp.lr * hp.vit_lr_scale
         vit_params = {id(p) for p in self.model.vit.parameters()}
-        groups += [
-            {**group, "params": [p for p in group["params"] if id(p) not in vit_params]}
-            for group in decay_parameter_groups(self.model, hp.weight_decay)
-        ]
-        groups = [group for group in groups if group["params"]]
+        groups = []
+        for group in decay_parameter_groups(self.model, hp.weight_decay):
+            for in_vit, lr in ((True, hp.lr * hp.vit_lr_scale), (False, hp.lr)):
+                params = [p for p in group["params"] if (id(p) in vit_params) == in_vit]
+                if params:
+                    groups.append({**group, "params": params, "lr": lr})
         optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = cosine_with_warmup(optimizer, total, hp.warmup_ratio, hp.min_lr_ratio)
