@@ -52,7 +52,8 @@ from downstream_corpora import build_study_corpora, corpus_images, corpus_summar
 
 from vitp_core.atomic_io import atomic_write_json
 from vitp_core.export import load_backbone
-from vitp_core.vlm.corpus_tokenizer import corpus_texts, save_tokenizer, train_corpus_tokenizer
+from vitp_core.vlm.corpus_tokenizer import corpus_texts, train_corpus_tokenizer
+from vitp_core.vlm.tokenizer import save_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = ("frozen", "rsscn7_finetune", "dubai", "hippocampus")

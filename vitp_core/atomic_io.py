@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_json", "atomic_write_text", "sha256_file"]
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write_json",
+    "atomic_write_text",
+    "sha256_file",
+]
 
 
 @contextmanager
@@ -44,6 +51,33 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder next to ``target``; it replaces ``target`` on success.
+
+    For outputs that are folders (a tokenizer saved with ``save_pretrained``): readers
+    never see a half-written folder. An existing ``target`` is removed just before the
+    rename; on error the temporary folder is removed and ``target`` is left untouched.
+
+    Args:
+        target: Final folder path.
+
+    Yields:
+        The temporary folder to write into.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def _write_with(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text
 from vitp_core.export import export_backbone
+from vitp_core.vlm.tokenizer import save_tokenizer
 
 __all__ = ["RunArtifacts", "plot_loss_curve"]
 
@@ -123,9 +124,7 @@ class RunArtifacts(L.Callback):
             written["backbone"] = str(
                 export_backbone(pl_module.model.vit, self.run_dir / "backbone.safetensors", meta)
             )
-        tokenizer_dir = self.run_dir / "tokenizer"
-        pl_module.tokenizer.save_pretrained(str(tokenizer_dir))
-        written["tokenizer"] = str(tokenizer_dir)
+        written["tokenizer"] = str(save_tokenizer(pl_module.tokenizer, self.run_dir / "tokenizer"))
         checkpoint = trainer.checkpoint_callback
         if checkpoint is not None and checkpoint.dirpath:
             written["checkpoints"] = str(checkpoint.dirpath)

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -28,10 +25,11 @@ from vitp_core.vlm.tokenizer import (
     IM_START_TOKEN,
     IMAGE_TOKENS,
     PAD_TOKEN,
+    save_tokenizer,
     wrap_chatml_tokenizer,
 )
 
-__all__ = ["corpus_texts", "register", "save_tokenizer", "train_corpus_tokenizer"]
+__all__ = ["corpus_texts", "register", "train_corpus_tokenizer"]
 
 #: The chat markers and role names of every rendered conversation, fed to the trainer
 #: so that they become single tokens even when the corpus text never spells them.
@@ -91,30 +89,6 @@ def train_corpus_tokenizer(
 
     backend.train_from_iterator(_stream(), trainer=trainer)
     return wrap_chatml_tokenizer(backend)
-
-
-def save_tokenizer(tokenizer: PreTrainedTokenizerFast, out_dir: str | os.PathLike[str]) -> Path:
-    """Save a tokenizer folder atomically (written beside ``out_dir``, then renamed).
-
-    Args:
-        tokenizer: The tokenizer to save.
-        out_dir: Target folder; replaced if it exists.
-
-    Returns:
-        ``out_dir`` as a path.
-    """
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        tokenizer.save_pretrained(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return out
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,10 +7,13 @@ chat template (the tokenizer's own when it has one).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from vitp_core.atomic_io import atomic_directory
 
 __all__ = [
     "CHATML_TEMPLATE",
@@ -19,6 +22,7 @@ __all__ = [
     "IMG_START_TOKEN",
     "build_byte_tokenizer",
     "load_tokenizer",
+    "save_tokenizer",
     "wrap_chatml_tokenizer",
 ]
 
@@ -106,3 +110,18 @@ def load_tokenizer(
     source = str(local) if local.exists() else name_or_path
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     return _ensure_special_tokens(tokenizer)
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike[str]) -> Path:
+    """Save a tokenizer folder atomically (``save_pretrained`` into a staging folder).
+
+    Args:
+        tokenizer: The tokenizer to save.
+        out_dir: Target folder; replaced if it exists.
+
+    Returns:
+        ``out_dir`` as a path.
+    """
+    with atomic_directory(out_dir) as staging:
+        tokenizer.save_pretrained(str(staging))
+    return Path(out_dir)

@@ -9,8 +9,13 @@ from tiny_data import write_tiny_corpus
 from vitp_core.cli import main
 from vitp_core.corpus.records import ConversationTurn
 from vitp_core.vlm.chat import encode_conversation
-from vitp_core.vlm.corpus_tokenizer import corpus_texts, save_tokenizer, train_corpus_tokenizer
-from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, build_byte_tokenizer, load_tokenizer
+from vitp_core.vlm.corpus_tokenizer import corpus_texts, train_corpus_tokenizer
+from vitp_core.vlm.tokenizer import (
+    IMG_CONTEXT_TOKEN,
+    build_byte_tokenizer,
+    load_tokenizer,
+    save_tokenizer,
+)
 
 TEXTS = ["What colour is this scene?", "The scene is red.", "The scene is green."] * 20
 
