@@ -1,10 +1,16 @@
-"""Turn a conversation into token ids and answer-only labels with any chat template.
+r"""Turn a conversation into token ids and answer-only labels with any chat template.
 
 The conversation is rendered with the tokenizer's chat template. Each assistant
 answer's character span is found by rendering the conversation up to that answer
 with and without it; the text is then tokenised segment by segment (as InternVL's
 preprocessing does), so that exactly the answer tokens and their end-of-turn marker
 carry labels and everything else (system, user, image and padding tokens) is ``-100``.
+
+The supervised span is the official one of InternVL2.5's ``preprocess_internvl2_5``
+(which ViTP trains with): for ``<|im_start|>assistant\n{answer}<|im_end|>\n`` the
+answer and ``<|im_end|>`` carry labels, the role header and the ``\n`` after
+``<|im_end|>`` do not. In general, whitespace the template puts after an answer's
+end-of-turn marker is never a target.
 """
 
 from __future__ import annotations
@@ -69,6 +75,13 @@ def _render(tokenizer: PreTrainedTokenizerBase, messages: list[dict], prompt: bo
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
 
 
+def _strip_trailing_space(text: str, start: int, end: int) -> int:
+    r"""End of ``text[start:end]`` without trailing whitespace (the ``\n`` after ``<|im_end|>``)."""
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
 def _answer_spans(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> tuple[str, list]:
     full = _render(tokenizer, messages, prompt=False)
     spans = []
@@ -79,7 +92,7 @@ def _answer_spans(tokenizer: PreTrainedTokenizerBase, messages: list[dict]) -> t
         end = len(_render(tokenizer, messages[: index + 1], prompt=False))
         if not full.startswith(_render(tokenizer, messages[: index + 1], prompt=False)):
             raise ValueError("the chat template does not render conversations prefix by prefix.")
-        spans.append((start, end))
+        spans.append((start, _strip_trailing_space(full, start, end)))
     return full, spans
 
 
