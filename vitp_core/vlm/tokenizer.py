@@ -14,6 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from vitp_core.atomic_io import atomic_directory
+from vitp_core.vlm.tokenizer_files import write_tokenizer_files
 
 __all__ = [
     "CHATML_TEMPLATE",
@@ -115,6 +116,12 @@ def load_tokenizer(
 def save_tokenizer(tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike[str]) -> Path:
     """Save a tokenizer folder atomically (``save_pretrained`` into a staging folder).
 
+    The folder also holds the classic ``vocab.json``, ``merges.txt``,
+    ``added_tokens.json`` and ``special_tokens_map.json`` and a ``tokenizer.json`` /
+    ``tokenizer_config.json`` that transformers 4.37 with tokenizers 0.15 (the official
+    ViTP/InternVL stack) reads as well as transformers 5: see
+    :mod:`vitp_core.vlm.tokenizer_files`.
+
     Args:
         tokenizer: The tokenizer to save.
         out_dir: Target folder; replaced if it exists.
@@ -123,5 +130,5 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLik
         ``out_dir`` as a path.
     """
     with atomic_directory(out_dir) as staging:
-        tokenizer.save_pretrained(str(staging))
+        write_tokenizer_files(tokenizer, staging)
     return Path(out_dir)
