@@ -6,11 +6,17 @@ and zero-initialise bands the weights never saw); otherwise they are repeated an
 rescaled with timm's :func:`~timm.models.adapt_input_conv`.
 
 Band names are compared after normalisation: case and surrounding spaces are ignored,
-Sentinel-2 style zero padding is removed (``"B04"`` equals ``"B4"``, ``"B8A"`` stays)
-and the single letters ``R``, ``G``, ``B`` mean ``red``, ``green``, ``blue``. Names are
-not mapped across sensors (Landsat 8 ``B5`` is NIR, Sentinel-2 ``B5`` is red edge):
-to reuse RGB weights on Sentinel-2 data, name the data bands ``red``, ``green``,
-``blue`` where they are, e.g. ``["B1", "blue", "green", "red", "B5", ...]``.
+Sentinel-2 style zero padding is removed (``"B04"`` equals ``"B4"``, ``"B8A"`` stays),
+the single letters ``R``, ``G``, ``B`` mean ``red``, ``green``, ``blue`` and ``swir1``/
+``swir2`` mean ``swir16``/``swir22``. A bare band ID is not mapped across sensors
+(Landsat 8 ``B5`` is NIR, Sentinel-2 ``B5`` is red edge); qualify it with its sensor and
+it becomes its common name (STAC ``eo`` style): ``"sentinel2:B04"`` and ``"landsat8:B4"``
+are both ``red``, ``"landsat5:B4"`` and ``"sentinel2:B8"`` are ``nir``. RGB weights are thus
+reused on a Landsat or Sentinel-2 scene by naming its bands either way, e.g.
+``["landsat8:B2", "landsat8:B3", "landsat8:B4", "landsat8:B5", "landsat8:B6", "landsat8:B7"]``
+or ``["blue", "green", "red", "nir", "swir16", "swir22"]``: the red/green/blue kernels land on
+their bands and the others start from zero kernels, so that the adapted embedding first
+computes exactly what the pretrained one did and fine-tuning grows the new bands in.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ import torch
 from timm.models import adapt_input_conv
 
 __all__ = [
+    "LANDSAT5_TM_BANDS",
     "LANDSAT8_OLI_TIRS_BANDS",
     "RGB_BANDS",
+    "SENSOR_BANDS",
     "SENTINEL1_BANDS",
     "SENTINEL2_BANDS",
     "BandAdaptation",
     "adapt_patch_embed_weight",
+    "common_band_names",
     "normalize_band_name",
 ]
 
@@ -59,21 +68,116 @@ SENTINEL2_BANDS: tuple[str, ...] = (
 SENTINEL1_BANDS: tuple[str, ...] = ("VV", "VH")
 #: Landsat 8/9 OLI-TIRS top-of-atmosphere bands.
 LANDSAT8_OLI_TIRS_BANDS: tuple[str, ...] = tuple(f"B{i}" for i in range(1, 12))
+#: Landsat 4-5 TM (and 7 ETM+ without its panchromatic B8) bands.
+LANDSAT5_TM_BANDS: tuple[str, ...] = tuple(f"B{i}" for i in range(1, 8))
 
-_COMMON_NAMES = {"R": "RED", "G": "GREEN", "B": "BLUE"}
+_SENTINEL2_COMMON = {
+    "B1": "coastal",
+    "B2": "blue",
+    "B3": "green",
+    "B4": "red",
+    "B5": "rededge071",
+    "B6": "rededge075",
+    "B7": "rededge078",
+    "B8": "nir",
+    "B8A": "nir08",
+    "B9": "nir09",
+    "B10": "cirrus",
+    "B11": "swir16",
+    "B12": "swir22",
+}
+_LANDSAT8_COMMON = {
+    "B1": "coastal",
+    "B2": "blue",
+    "B3": "green",
+    "B4": "red",
+    "B5": "nir",
+    "B6": "swir16",
+    "B7": "swir22",
+    "B8": "pan",
+    "B9": "cirrus",
+    "B10": "lwir11",
+    "B11": "lwir12",
+}
+_LANDSAT5_COMMON = {
+    "B1": "blue",
+    "B2": "green",
+    "B3": "red",
+    "B4": "nir",
+    "B5": "swir16",
+    "B6": "lwir",
+    "B7": "swir22",
+}
+#: Common (STAC ``eo``) name of each band ID, per sensor; keys of the outer table are the
+#: sensor prefixes accepted in ``"sensor:band"`` names.
+SENSOR_BANDS: dict[str, dict[str, str]] = {
+    "sentinel2": _SENTINEL2_COMMON,
+    "s2": _SENTINEL2_COMMON,
+    "landsat8": _LANDSAT8_COMMON,
+    "landsat9": _LANDSAT8_COMMON,
+    "oli": _LANDSAT8_COMMON,
+    "landsat4": _LANDSAT5_COMMON,
+    "landsat5": _LANDSAT5_COMMON,
+    "landsat7": {**_LANDSAT5_COMMON, "B8": "pan"},
+    "tm": _LANDSAT5_COMMON,
+    "etm": {**_LANDSAT5_COMMON, "B8": "pan"},
+}
+
+_COMMON_NAMES = {"R": "RED", "G": "GREEN", "B": "BLUE", "SWIR1": "SWIR16", "SWIR2": "SWIR22"}
 _PADDED_BAND = re.compile(r"^B0*(\d+)(A?)$")
 
 AdaptationMethod = Literal["identity", "select", "partial", "repeat"]
 
 
-def normalize_band_name(name: str) -> str:
-    """Return the comparison key of a band name (``" b04 "`` -> ``"B4"``, ``"r"`` -> ``"RED"``)."""
-    key = name.strip().upper()
-    key = _COMMON_NAMES.get(key, key)
+def _band_id(key: str) -> str:
     match = _PADDED_BAND.match(key)
-    if match:
-        key = f"B{int(match.group(1))}{match.group(2)}"
-    return key
+    return f"B{int(match.group(1))}{match.group(2)}" if match else key
+
+
+def _sensor_table(sensor: str) -> dict[str, str]:
+    table = SENSOR_BANDS.get(sensor.strip().lower().replace("-", "").replace("_", ""))
+    if table is None:
+        raise ValueError(
+            f"Unknown sensor {sensor!r} in a band name; use one of {sorted(SENSOR_BANDS)} "
+            "(e.g. 'sentinel2:B04', 'landsat8:B5') or a common name such as 'nir'."
+        )
+    return table
+
+
+def normalize_band_name(name: str) -> str:
+    """Return the comparison key of a band name.
+
+    ``" b04 "`` -> ``"B4"``, ``"r"`` -> ``"RED"``, ``"swir1"`` -> ``"SWIR16"``,
+    ``"sentinel2:B04"`` and ``"landsat8:B4"`` -> ``"RED"``.
+
+    Raises:
+        ValueError: For a ``"sensor:band"`` name of an unknown sensor or band.
+    """
+    if ":" in name:
+        sensor, band = name.split(":", 1)
+        table = _sensor_table(sensor)
+        band_id = _band_id(band.strip().upper())
+        if band_id not in table:
+            raise ValueError(f"{name!r}: {sensor} has no band {band!r}; it has {list(table)}.")
+        return table[band_id].upper()
+    key = name.strip().upper()
+    return _band_id(_COMMON_NAMES.get(key, key))
+
+
+def common_band_names(sensor: str, band_ids: Sequence[str] | None = None) -> list[str]:
+    """Common (STAC ``eo``) names of a sensor's bands, for ``bands:`` settings.
+
+    Args:
+        sensor: ``"sentinel2"``, ``"landsat8"``/``"landsat9"``, ``"landsat5"``/``"landsat7"``...
+        band_ids: Band IDs (``"B2"``, ``"B04"``...); default every band of the sensor.
+
+    Returns:
+        The names, e.g. ``common_band_names("landsat8", ["B2", "B3", "B4", "B5"])`` is
+        ``["blue", "green", "red", "nir"]``.
+    """
+    table = _sensor_table(sensor)
+    ids = list(table) if band_ids is None else list(band_ids)
+    return [normalize_band_name(f"{sensor}:{band}").lower() for band in ids]
 
 
 @dataclass

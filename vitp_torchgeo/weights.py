@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,6 +239,26 @@ def resolve_weights(weights: WeightsSpec) -> WeightsEnum | Path:
     )
 
 
+def _export_bands(path: Path, bands: Sequence[str] | None, in_chans: int) -> list[str] | None:
+    """Band names of an export; an older 3-band export without them is taken as RGB.
+
+    ``vitp pretrain`` reads 3-band corpora as RGB images, so a 3-band export that records no
+    names is RGB; saying so lets the patch embedding be adapted by name (a warning tells
+    how to record the names: ``vitp export ... --band-names``).
+    """
+    if bands:
+        return list(bands)
+    if in_chans != len(RGB_BANDS):
+        return None
+    warnings.warn(
+        f"{path} records no band names; taking its 3 bands as {list(RGB_BANDS)}. Record "
+        "them with `vitp export <export> --out <new> --band-names ...`.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return list(RGB_BANDS)
+
+
 def _export_meta(path: Path) -> dict[str, Any]:
     """Meta of a ``vitp export`` file from its sidecar, checking the file's SHA-256."""
     from vitp_core.atomic_io import sha256_file
@@ -253,7 +274,7 @@ def _export_meta(path: Path) -> dict[str, Any]:
         "model": meta.model,
         "model_kwargs": dict(meta.model_kwargs),
         "in_chans": meta.in_chans,
-        "bands": list(meta.band_names) if meta.band_names else None,
+        "bands": _export_bands(path, meta.band_names, meta.in_chans),
         "img_size": tuple(meta.img_size),
         "patch_size": meta.patch_size,
         "embed_dim": meta.embed_dim,

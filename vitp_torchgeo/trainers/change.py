@@ -6,35 +6,37 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.datasets import RGBBandsMissingError, unbind_samples
 from torchgeo.trainers import ChangeDetectionTask
 from torchvision.models._api import WeightsEnum
 
+from vitp_torchgeo.losses import dense_loss
 from vitp_torchgeo.models import SiameseViTPChangeNet
 from vitp_torchgeo.models.change import ChangeFusion
-from vitp_torchgeo.trainers.common import (
-    build_pyramid_encoder,
-    configure_vitp_optimizers,
-    freeze,
-    freeze_encoder,
-)
+from vitp_torchgeo.trainers.base import ViTPBaseTask
+from vitp_torchgeo.trainers.common import freeze
 
 __all__ = ["ViTPChangeDetectionTask"]
 
 
-class ViTPChangeDetectionTask(ChangeDetectionTask):
+class ViTPChangeDetectionTask(ViTPBaseTask, ChangeDetectionTask):
     """Change detection (binary by default) with :class:`SiameseViTPChangeNet`.
 
     Batches are TorchGeo's: ``image`` of shape ``(B, 2, C, H, W)`` and ``mask`` of shape
     ``(B, 1, H, W)``, as from :class:`~torchgeo.datamodules.LEVIRCDDataModule`.
 
+    Sparse labels work in every setting: pixels whose mask equals ``ignore_index``
+    (unlabelled) count in no loss (binary ``bce`` and ``jaccard`` included, see
+    :func:`~vitp_torchgeo.losses.dense_loss`) and in no metric.
+
     The step is TorchGeo's, except that validation figures denormalise the image alone:
     TorchGeo 0.8.1 passes the ``(B, 1, H, W)`` mask through a kornia ``VideoSequential``,
     which kornia 0.9 rejects (one mask frame for two dates).
     """
+
+    input_dates = 2
 
     def __init__(
         self,
@@ -99,36 +101,35 @@ class ViTPChangeDetectionTask(ChangeDetectionTask):
     def configure_models(self) -> None:
         """Build the siamese ViTP change network and load the weights."""
         hparams = self.hparams
-        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
         self.model = SiameseViTPChangeNet(
-            encoder,
+            self.build_encoder(),
             hparams["num_classes"] or hparams["num_labels"] or 1,
             hparams["fusion"],
             hparams["decoder_channels"],
         )
-        freeze_encoder(encoder, hparams)
         if hparams["freeze_decoder"]:
             freeze(self.model.fusions)
             freeze(self.model.segmenter.decoder)
 
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
-        return configure_vitp_optimizers(self, self.model.encoder.vit)
+    def configure_losses(self) -> None:
+        """TorchGeo's losses, with ``ignore_index`` honoured by all of them."""
+        self.criterion = dense_loss(self.hparams)
 
     def _shared_step(self, batch: Any, batch_idx: int, stage: str) -> Tensor:
         """Compute the loss and metrics of a stage; log figures for validation.
 
         Args:
-            batch: ``image`` ``(B, 2, C, H, W)`` and ``mask`` ``(B, 1, H, W)``.
+            batch: ``image`` ``(B, 2, C, H, W)`` and ``mask`` ``(B, 1, H, W)`` (values 0/1,
+                or class indices; ``ignore_index`` where unlabelled).
             batch_idx: Index of the batch.
             stage: ``train``, ``val`` or ``test``.
 
         Returns:
             The loss.
         """
-        x, y = batch["image"], batch["mask"]
+        x, y = batch["image"], batch["mask"].long()
         if self.hparams["task"] == "multiclass":
-            y = y.squeeze(1).long()
+            y = y.squeeze(1)
         y_hat = self(x)
         loss: Tensor = self.criterion(y_hat, y.float() if self.hparams["loss"] == "bce" else y)
         self.log(f"{stage}_loss", loss, batch_size=x.shape[0])

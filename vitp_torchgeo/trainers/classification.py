@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 from torchgeo.trainers import ClassificationTask
 from torchvision.models._api import WeightsEnum
 
-from vitp_torchgeo.trainers.common import (
-    build_backbone,
-    configure_vitp_optimizers,
-    freeze,
-)
+from vitp_torchgeo.trainers.base import ViTPBaseTask
+from vitp_torchgeo.trainers.common import freeze
 
 __all__ = ["ViTPClassificationTask"]
 
 
-class ViTPClassificationTask(ClassificationTask):
+class ViTPClassificationTask(ViTPBaseTask, ClassificationTask):
     """Image classification with a ViTP backbone and a linear head.
 
     Unlike :class:`~torchgeo.trainers.ClassificationTask` given a ``vitp_*`` timm name
@@ -27,6 +23,8 @@ class ViTPClassificationTask(ClassificationTask):
     the architecture from the weights, and fine-tunes with layer-wise LR decay;
     ``freeze_backbone=True`` trains the linear head only (linear probe).
     """
+
+    prediction_kind = "classification"
 
     def __init__(
         self,
@@ -84,9 +82,7 @@ class ViTPClassificationTask(ClassificationTask):
             # timm swaps the final norm for an fc_norm under avg pooling, which would leave
             # the pretrained ``norm.*`` weights unused: keep the pretrained norm instead.
             extra["fc_norm"] = False
-        self.model, self.weights_result = build_backbone(
-            hparams,
-            self.weights,
+        self.model = self.build_vit(
             num_classes=hparams["num_classes"] or hparams["num_labels"] or 1,
             drop_path_rate=hparams["drop_path_rate"],
             global_pool=hparams["global_pool"],
@@ -96,7 +92,3 @@ class ViTPClassificationTask(ClassificationTask):
             freeze(self.model)
             for param in self.model.get_classifier().parameters():
                 param.requires_grad = True
-
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        """AdamW with layer-wise LR decay and a plateau schedule."""
-        return configure_vitp_optimizers(self, self.model)

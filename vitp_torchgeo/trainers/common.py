@@ -1,4 +1,4 @@
-"""What every ViTP trainer shares: building the backbone from weights, and the optimizer."""
+"""Building a trainer's ViT from weights, for :class:`~vitp_torchgeo.trainers.base.ViTPBaseTask`."""
 
 from __future__ import annotations
 
@@ -6,25 +6,18 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
-from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
-from torch.optim import AdamW
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from vitp_core.backbone import create_backbone
 from vitp_torchgeo.models import ViTPyramidEncoder
-from vitp_torchgeo.optim import layer_decay_param_groups
 from vitp_torchgeo.weights import WeightsLoadResult, WeightsSpec, load_vitp_weights, weights_meta
 
 __all__ = [
     "DEFAULT_BACKBONE",
     "build_backbone",
     "build_pyramid_encoder",
-    "configure_vitp_optimizers",
     "freeze",
-    "freeze_encoder",
     "resolve_backbone",
 ]
 
@@ -122,32 +115,3 @@ def build_pyramid_encoder(
     vit, result = build_backbone(hparams, weights, drop_path_rate=hparams["drop_path_rate"])
     encoder = ViTPyramidEncoder(vit, hparams["out_indices"], hparams["pyramid_channels"])
     return encoder, result
-
-
-def freeze_encoder(encoder: ViTPyramidEncoder, hparams: MutableMapping[str, Any]) -> None:
-    """Apply ``freeze_backbone`` (the ViT) and ``freeze_decoder`` (ViT and pyramid)."""
-    freeze_decoder = bool(hparams.get("freeze_decoder", False))
-    if hparams["freeze_backbone"] or freeze_decoder:
-        freeze(encoder.vit)
-    if freeze_decoder:
-        freeze(encoder.pyramid)
-
-
-def configure_vitp_optimizers(
-    task: LightningModule, backbone: VisionTransformer
-) -> OptimizerLRSchedulerConfig:
-    """AdamW with layer-wise LR decay over ``backbone``, and TorchGeo's plateau schedule.
-
-    Reads ``lr``, ``weight_decay``, ``layer_decay`` and ``patience`` from the task's
-    hyper-parameters and monitors ``task.monitor``, as TorchGeo's ``BaseTask`` does.
-    """
-    hparams = task.hparams
-    groups = layer_decay_param_groups(
-        task, backbone, hparams["lr"], hparams["weight_decay"], hparams["layer_decay"]
-    )
-    optimizer = AdamW(groups, lr=hparams["lr"])
-    scheduler = ReduceLROnPlateau(optimizer, patience=hparams["patience"])
-    return {
-        "optimizer": optimizer,
-        "lr_scheduler": {"scheduler": scheduler, "monitor": task.monitor},
-    }

@@ -5,30 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torchgeo.trainers import ObjectDetectionTask
 from torchvision.models._api import WeightsEnum
 
 from vitp_torchgeo.models import vitp_faster_rcnn
-from vitp_torchgeo.trainers.common import (
-    build_pyramid_encoder,
-    configure_vitp_optimizers,
-    freeze_encoder,
-)
+from vitp_torchgeo.trainers.base import ViTPBaseTask
 
 __all__ = ["ViTPObjectDetectionTask"]
 
 
-class ViTPObjectDetectionTask(ObjectDetectionTask):
+class ViTPObjectDetectionTask(ViTPBaseTask, ObjectDetectionTask):
     """Object detection: ViTP -> simple feature pyramid (ViTDet) -> Faster R-CNN.
 
     TorchGeo 0.8's :class:`~torchgeo.trainers.ObjectDetectionTask` builds only ResNet-FPN
     backbones, so this task replaces ``configure_models``; training, validation (mAP)
     and batches (``image``, ``bbox_xyxy``, ``label``) are TorchGeo's, e.g. from
-    :class:`~torchgeo.datamodules.VHR10DataModule`.
+    :class:`~torchgeo.datamodules.VHR10DataModule`. Scene prediction writes the boxes
+    of overlapping windows, merged by non-maximum suppression, as polygons.
     """
 
-    ignore = "weights"
+    prediction_kind = "detection"
 
     def __init__(
         self,
@@ -76,11 +72,8 @@ class ViTPObjectDetectionTask(ObjectDetectionTask):
 
     def configure_models(self) -> None:
         """Build ViTP + pyramid + Faster R-CNN and load the weights."""
-        hparams = self.hparams
-        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
-        self.model = vitp_faster_rcnn(encoder, hparams["num_classes"])
-        freeze_encoder(encoder, hparams)
+        self.model = vitp_faster_rcnn(self.build_encoder(), self.hparams["num_classes"])
 
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
-        return configure_vitp_optimizers(self, self.model.backbone.encoder.vit)
+    def activate(self, output: Any) -> Any:
+        """Boxes, scores and labels per image: already final."""
+        return output

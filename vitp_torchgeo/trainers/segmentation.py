@@ -5,29 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 from torchgeo.trainers import SemanticSegmentationTask
 from torchvision.models._api import WeightsEnum
 
+from vitp_torchgeo.losses import dense_loss
 from vitp_torchgeo.models import ViTPUPerNet
-from vitp_torchgeo.trainers.common import (
-    build_pyramid_encoder,
-    configure_vitp_optimizers,
-    freeze,
-    freeze_encoder,
-)
+from vitp_torchgeo.trainers.base import ViTPBaseTask
+from vitp_torchgeo.trainers.common import freeze
 
 __all__ = ["ViTPSemanticSegmentationTask"]
 
 
-class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
+class ViTPSemanticSegmentationTask(ViTPBaseTask, SemanticSegmentationTask):
     """Semantic segmentation: ViTP -> simple feature pyramid (ViTDet) -> UPerNet.
 
     TorchGeo's :class:`~torchgeo.trainers.SemanticSegmentationTask` also takes a ViTP
     backbone as ``model='dpt', backbone='tu-vitp_small_patch16_224'``; this task adds the
     feature pyramid from chosen blocks, UPerNet, ViTP weights with band adaptation, and
-    layer-wise LR decay.
+    layer-wise LR decay. ``ignore_index`` is honoured by every loss, binary ``bce`` and
+    ``jaccard`` included (:func:`~vitp_torchgeo.losses.dense_loss`).
     """
 
     def __init__(
@@ -88,16 +85,14 @@ class ViTPSemanticSegmentationTask(SemanticSegmentationTask):
     def configure_models(self) -> None:
         """Build ViTP + pyramid + UPerNet and load the weights."""
         hparams = self.hparams
-        encoder, self.weights_result = build_pyramid_encoder(hparams, self.weights)
         self.model = ViTPUPerNet(
-            encoder,
+            self.build_encoder(),
             hparams["num_classes"] or hparams["num_labels"] or 1,
             hparams["decoder_channels"],
         )
-        freeze_encoder(encoder, hparams)
         if hparams["freeze_decoder"]:
             freeze(self.model.decoder)
 
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        """AdamW with layer-wise LR decay over the ViT and a plateau schedule."""
-        return configure_vitp_optimizers(self, self.model.encoder.vit)
+    def configure_losses(self) -> None:
+        """TorchGeo's losses, with ``ignore_index`` honoured by all of them."""
+        self.criterion = dense_loss(self.hparams)
