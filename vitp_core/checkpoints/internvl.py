@@ -35,11 +35,12 @@ from vitp_core.checkpoints.internvit import (
     build_internvit_backbone,
     timm_to_internvit,
 )
-from vitp_core.checkpoints.internvl_config import InternVLConfig, read_internvl_config
+from vitp_core.checkpoints.internvl_config import internvl_config_dict, read_internvl_config
 from vitp_core.checkpoints.internvl_template import load_internvl_tokenizer
 from vitp_core.checkpoints.state_io import read_state_dict
 from vitp_core.vlm.model import ViTPModel
 from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN
+from vitp_core.vlm.tokenizer_files import write_tokenizer_files
 from vitp_core.vlm.vrl import VRLConfig
 
 __all__ = [
@@ -254,60 +255,21 @@ def internvl_state_dict(model: ViTPModel) -> dict[str, torch.Tensor]:
         model: A ViTP model whose ViT is InternViT-shaped.
 
     Returns:
-        ``vision_model.*``, ``mlp1.*`` and ``language_model.*`` tensors (a tied
-        ``lm_head.weight`` is left out, as transformers does).
+        ``vision_model.*``, ``mlp1.*`` and ``language_model.*`` tensors. ``lm_head.weight``
+        is always there, also for a tied LM: InternVL's ``InternVLChatConfig`` unties every
+        LM, so the official loader needs it.
     """
-    lm = model.language_model
-    tied = set(getattr(lm, "_tied_weights_keys", None) or {})
-    if not lm.config.tie_word_embeddings:
-        tied = set()
     state = timm_to_internvit(model.vit.state_dict(), prefix=INTERNVIT_PREFIX)
     state |= {PROJECTOR_PREFIX + k: v for k, v in model.projector.state_dict().items()}
-    state |= {LANGUAGE_MODEL_PREFIX + k: v for k, v in lm.state_dict().items() if k not in tied}
-    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
-
-
-def _vision_config(vit: VisionTransformer, base: Mapping[str, Any]) -> dict[str, Any]:
-    patch = int(vit.patch_embed.patch_size[0])
-    return {
-        **base,
-        "architectures": ["InternVisionModel"],
-        "hidden_size": vit.embed_dim,
-        "intermediate_size": vit.blocks[0].mlp.fc1.out_features,
-        "num_attention_heads": vit.blocks[0].attn.num_heads,
-        "num_hidden_layers": len(vit.blocks),
-        "patch_size": patch,
-        "image_size": int(vit.patch_embed.grid_size[0]) * patch,
-        "num_channels": vit.patch_embed.proj.in_channels,
-        "norm_type": "layer_norm",
-        "layer_norm_eps": 1e-6,
-        "qkv_bias": vit.blocks[0].attn.qkv.bias is not None,
-        "qk_normalization": False,
-        "hidden_act": "gelu",
-    }
-
-
-def _internvl_config(model: ViTPModel, source: InternVLConfig | None) -> dict[str, Any]:
-    raw = dict(source.raw) if source is not None else {}
-    lm_config = model.language_model.config.to_diff_dict()
-    lm_config.pop("transformers_version", None)
-    image_size = int(model.vit.patch_embed.grid_size[0]) * model.patch_size
-    return {
-        "architectures": ["InternVLChatModel"],
-        "model_type": "internvl_chat",
-        "downsample_ratio": 0.5,
-        "ps_version": "v2",
-        "select_layer": -1,
-        "template": "internvl2_5",
-        "dynamic_image_size": True,
-        "use_thumbnail": True,
-        "min_dynamic_patch": 1,
-        "max_dynamic_patch": 12,
-        **raw,
-        "force_image_size": image_size,
-        "vision_config": _vision_config(model.vit, raw.get("vision_config", {})),
-        "llm_config": {**raw.get("llm_config", {}), **lm_config},
-    }
+    state |= {LANGUAGE_MODEL_PREFIX + k: v for k, v in model.language_model.state_dict().items()}
+    out, seen = {}, set()
+    for key, value in state.items():
+        tensor = value.detach().cpu().contiguous()
+        if tensor.data_ptr() in seen:  # a tied lm_head: safetensors stores a storage once
+            tensor = tensor.clone()
+        seen.add(tensor.data_ptr())
+        out[key] = tensor
+    return out
 
 
 def save_internvl_folder(
@@ -321,7 +283,8 @@ def save_internvl_folder(
 
     Args:
         model: The model (e.g. after continued ViTP pretraining).
-        tokenizer: Its tokenizer; saved with ``save_pretrained``.
+        tokenizer: Its tokenizer; saved with ``save_pretrained`` plus the classic files
+            that transformers 4.37 reads (:mod:`vitp_core.vlm.tokenizer_files`).
         out: Target folder (created).
         source: The InternVL folder the model started from: its ``config.json`` fields are
             kept (tiling, template...) and its remote-code ``*.py`` files are copied so that
@@ -333,10 +296,15 @@ def save_internvl_folder(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     source_config = read_internvl_config(source) if source is not None else None
+    state = internvl_state_dict(model)
     with atomic_path(out / "model.safetensors") as tmp:
-        save_file(internvl_state_dict(model), str(tmp), metadata={"format": "pt"})
-    atomic_write_json(out / "config.json", _internvl_config(model, source_config))
-    tokenizer.save_pretrained(out)
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    dtype = next(iter(state.values())).dtype
+    config = internvl_config_dict(
+        model.vit, model.language_model, dtype=dtype, source=source_config
+    )
+    atomic_write_json(out / "config.json", config)
+    write_tokenizer_files(tokenizer, out)
     if source is not None:
         for code in Path(source).glob(_REMOTE_CODE_GLOB):
             shutil.copy2(code, out / code.name)

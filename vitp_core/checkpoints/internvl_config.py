@@ -1,11 +1,12 @@
-"""The ``config.json`` of an InternVL2.5 Hugging Face folder, read without remote code.
+"""The ``config.json`` of an InternVL2.5 Hugging Face folder, read and written without remote code.
 
 ``OpenGVLab/InternVL2_5-1B`` describes its three parts in one ``InternVLChatConfig``::
 
     vision_config        InternViT fields (hidden_size 1024, 24 layers, 16 heads, patch 14, 448 px)
     llm_config           a transformers LM config dict (Qwen2ForCausalLM: hidden_size 896 ...)
     downsample_ratio     0.5 (pixel shuffle 2x2 -> the mlp1 input is 4 x 1024 = 4096 wide)
-    ps_version           "v2" (channel order of the pixel shuffle)
+    ps_version           "v2" (channel order of the pixel shuffle; missing means "v1", as in
+                         InternVL's InternVLChatConfig, which vitp refuses)
     select_layer         -1 (the last ViT layer feeds the projector)
     template             "internvl2_5" (chat template)
     force_image_size, dynamic_image_size, use_thumbnail, min/max_dynamic_patch  (tiling)
@@ -23,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from timm.models.vision_transformer import VisionTransformer
+from transformers import PretrainedConfig
+
 from vitp_core.checkpoints.internvit import read_internvit_config
 
-__all__ = ["InternVLConfig", "read_internvl_config"]
+__all__ = ["InternVLConfig", "internvl_config_dict", "read_internvl_config"]
 
 #: InternVL ``llm_config`` keys that describe a runtime, not the architecture.
 _RUNTIME_LLM_KEYS = ("attn_implementation", "_attn_implementation", "auto_map", "_name_or_path")
@@ -67,7 +72,13 @@ def _problems(raw: dict[str, Any]) -> list[str]:
     problems = []
     if raw.get("downsample_ratio", 0.5) != 0.5:
         problems.append(f"downsample_ratio={raw['downsample_ratio']} (vitp supports 0.5)")
-    if raw.get("ps_version", "v2") != "v2":
+    if "ps_version" not in raw:
+        problems.append(
+            "no ps_version, which InternVLChatConfig reads as 'v1' (vitp's pixel shuffle is "
+            '\'v2\'; InternVL2.5 folders set "ps_version": "v2" explicitly: add it if the '
+            "model was trained with v2)"
+        )
+    elif raw["ps_version"] != "v2":
         problems.append(f"ps_version={raw['ps_version']!r} (vitp's pixel shuffle is 'v2')")
     if raw.get("select_layer", -1) != -1:
         problems.append(f"select_layer={raw['select_layer']} (vitp feeds the last ViT layer)")
@@ -123,3 +134,115 @@ def read_internvl_config(folder: str | os.PathLike[str]) -> InternVLConfig:
         max_dynamic_patch=int(raw.get("max_dynamic_patch", 6)),
         raw=raw,
     )
+
+
+#: ``vision_config`` fields of InternViT-300M-448px-V2_5 that the ViT's tensors do not decide.
+_INTERNVIT_DEFAULTS: dict[str, Any] = {
+    "model_type": "intern_vit_6b",
+    "dropout": 0.0,
+    "attention_dropout": 0.0,
+    "drop_path_rate": 0.0,
+    "initializer_range": 1e-10,
+    "initializer_factor": 0.1,
+    "use_flash_attn": True,
+}
+#: ``InternVLChatConfig`` fields of InternVL2.5-1B that an export keeps unless its source differs.
+_INTERNVL_DEFAULTS: dict[str, Any] = {
+    "use_backbone_lora": 0,
+    "use_llm_lora": 0,
+    "pad2square": False,
+    "dynamic_image_size": True,
+    "use_thumbnail": True,
+    "min_dynamic_patch": 1,
+    "max_dynamic_patch": 12,
+}
+#: ``PretrainedConfig.to_dict`` entries that describe a runtime or a task head, not the LM.
+_NOT_LLM_FIELDS = (
+    "transformers_version",
+    "_name_or_path",
+    "id2label",
+    "label2id",
+    "problem_type",
+    "output_hidden_states",
+    "output_attentions",
+    "return_dict",
+    "chunk_size_feed_forward",
+    "dtype",
+)
+
+
+def _vision_config_dict(vit: VisionTransformer, base: dict[str, Any]) -> dict[str, Any]:
+    patch = int(vit.patch_embed.patch_size[0])
+    return {
+        **_INTERNVIT_DEFAULTS,
+        **base,
+        "architectures": ["InternVisionModel"],
+        "hidden_size": vit.embed_dim,
+        "intermediate_size": vit.blocks[0].mlp.fc1.out_features,
+        "num_attention_heads": vit.blocks[0].attn.num_heads,
+        "num_hidden_layers": len(vit.blocks),
+        "patch_size": patch,
+        "image_size": int(vit.patch_embed.grid_size[0]) * patch,
+        "num_channels": vit.patch_embed.proj.in_channels,
+        "norm_type": "layer_norm",
+        "layer_norm_eps": 1e-6,
+        "qkv_bias": vit.blocks[0].attn.qkv.bias is not None,
+        "qk_normalization": False,
+        "hidden_act": "gelu",
+    }
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _llm_config_dict(config: PretrainedConfig, architecture: str, dtype: torch.dtype) -> dict:
+    fields = {k: v for k, v in config.to_dict().items() if k not in _NOT_LLM_FIELDS}
+    rope = fields.get("rope_parameters") or {}
+    if "rope_theta" in rope:
+        fields["rope_theta"] = rope["rope_theta"]
+        rope_type = rope.get("rope_type", "default")
+        scaling = {k: v for k, v in rope.items() if k not in ("rope_theta", "rope_type")}
+        fields["rope_scaling"] = None if rope_type == "default" else {"type": rope_type, **scaling}
+    fields["architectures"] = list(config.architectures or [architecture])
+    fields["tie_word_embeddings"] = False
+    fields["torch_dtype"] = _dtype_name(dtype)
+    return fields
+
+
+def internvl_config_dict(
+    vit: VisionTransformer,
+    language_model: torch.nn.Module,
+    *,
+    dtype: torch.dtype,
+    source: InternVLConfig | None = None,
+) -> dict[str, Any]:
+    """The ``config.json`` of a ViTP model exported as an InternVL2.5 folder.
+
+    Args:
+        vit: The InternViT-shaped timm ViT.
+        language_model: The transformers causal LM (its ``config`` is written).
+        dtype: Dtype of the stored weights (``torch_dtype``).
+        source: Config of the folder the model started from: its tiling, template and
+            other fields are kept; the architecture fields always come from the model.
+
+    Returns:
+        A JSON-serialisable dict with every field the official configuration classes read.
+    """
+    raw = dict(source.raw) if source is not None else {}
+    patch = int(vit.patch_embed.patch_size[0])
+    llm = _llm_config_dict(language_model.config, type(language_model).__name__, dtype)
+    return {
+        **_INTERNVL_DEFAULTS,
+        **{k: v for k, v in raw.items() if k not in ("_commit_hash", "transformers_version")},
+        "architectures": ["InternVLChatModel"],
+        "model_type": "internvl_chat",
+        "downsample_ratio": 0.5,
+        "ps_version": "v2",
+        "select_layer": -1,
+        "template": "internvl2_5",
+        "torch_dtype": _dtype_name(dtype),
+        "force_image_size": int(vit.patch_embed.grid_size[0]) * patch,
+        "vision_config": _vision_config_dict(vit, dict(raw.get("vision_config", {}))),
+        "llm_config": {**raw.get("llm_config", {}), **llm},
+    }

@@ -75,6 +75,8 @@ def test_config_fields_are_read(internvl_folder: Path) -> None:
     ("field", "value", "message"),
     [
         ("ps_version", "v1", "ps_version='v1'"),
+        # InternVLChatConfig's default is v1: a config without the field is not v2.
+        ("ps_version", None, "no ps_version, which InternVLChatConfig reads as 'v1'"),
         ("select_layer", -4, "select_layer=-4"),
         ("template", "Hermes-2", "template='Hermes-2'"),
         ("downsample_ratio", 0.25, "downsample_ratio=0.25"),
@@ -84,7 +86,11 @@ def test_configs_vitp_cannot_reproduce_are_refused(
     internvl_folder: Path, tmp_path: Path, field: str, value: object, message: str
 ) -> None:
     config = json.loads((internvl_folder / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps(config | {field: value}))
+    if value is None:
+        del config[field]
+    else:
+        config[field] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=message):
         read_internvl_config(tmp_path)
 
@@ -180,7 +186,12 @@ def test_sharded_tied_folder_loads(tmp_path: Path) -> None:
     _assert_all_weights_loaded(model, read_state_dict(folder))
     lm = model.language_model
     assert lm.lm_head.weight.data_ptr() == lm.get_input_embeddings().weight.data_ptr()
-    assert "language_model.lm_head.weight" not in internvl_state_dict(model)
+    # InternVLChatConfig unties every LM, so the export stores lm_head for the official loader.
+    exported = internvl_state_dict(model)
+    torch.testing.assert_close(
+        exported["language_model.lm_head.weight"],
+        exported["language_model.model.embed_tokens.weight"],
+    )
 
 
 def test_missing_image_tokens_are_added_and_embeddings_grow(tmp_path: Path) -> None:
