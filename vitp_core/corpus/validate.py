@@ -2,8 +2,9 @@
 
 Checks: the record schema and turn order, one ``<image>`` tag per image, non-empty
 answers (all through :func:`~vitp_core.corpus.records.parse_record`), every image
-present and decodable, ``<box>`` contents well formed and inside 0-1000 with
-``x1 <= x2`` and ``y1 <= y2``, and unique record ids.
+present, within the pixel limit (checked from its header, before decoding),
+decodable and free of NaN/Inf values, ``<box>`` contents well formed and inside 0-1000
+with ``x1 <= x2`` and ``y1 <= y2``, and unique record ids.
 """
 
 from __future__ import annotations
@@ -51,16 +52,22 @@ class ValidationReport:
 
 
 class ImageChecker:
-    """Decodes each image once and remembers why it failed."""
+    """Decodes each image once and remembers why it failed.
 
-    def __init__(self) -> None:
+    Args:
+        max_pixels: Largest width x height accepted (default: see
+            :func:`~vitp_core.corpus.images.max_image_pixels`).
+    """
+
+    def __init__(self, max_pixels: int | None = None) -> None:
         self._seen: dict[Path, str | None] = {}
+        self.max_pixels = max_pixels
 
     def problem(self, path: Path) -> str | None:
         """Why ``path`` cannot be read, or ``None``."""
         if path not in self._seen:
             try:
-                check_image(path)
+                check_image(path, self.max_pixels)
                 self._seen[path] = None
             except ImageReadError as err:
                 self._seen[path] = f"image {err.path}: {err.reason}"
@@ -97,7 +104,11 @@ def record_problems(record: InstructionRecord, images: ImageChecker | None) -> l
 
 
 def validate_corpus(
-    path: str | Path, *, check_images: bool = True, on_bad_record: OnBadRecord = "skip"
+    path: str | Path,
+    *,
+    check_images: bool = True,
+    on_bad_record: OnBadRecord = "skip",
+    max_image_pixels: int | None = None,
 ) -> ValidationReport:
     """Check every record of a ``.jsonl`` corpus or mixture file.
 
@@ -105,6 +116,8 @@ def validate_corpus(
         path: The corpus.
         check_images: Decode every image (slower); otherwise images are not opened.
         on_bad_record: ``"raise"`` stops at the first problem, ``"skip"`` collects all.
+        max_image_pixels: Largest width x height of an image; larger ones are bad records
+            (default: ``$VITP_MAX_IMAGE_PIXELS`` or 150 megapixels).
 
     Returns:
         The report with every problem.
@@ -114,7 +127,7 @@ def validate_corpus(
         FileNotFoundError: When the corpus or a file it lists is missing.
     """
     report = ValidationReport(str(path))
-    images = ImageChecker() if check_images else None
+    images = ImageChecker(max_image_pixels) if check_images else None
     seen_ids: dict[tuple[str, str], str] = {}
     for item in iter_corpus(path):
         report.records += 1

@@ -5,28 +5,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 from torch.utils.data import Dataset
 
-from vitp_core.corpus.images import ImageReadError
+from vitp_core.corpus.images import ImageReadError, image_pixel_limit
 from vitp_core.corpus.records import BadRecordError, InstructionRecord
 from vitp_core.data.processor import ProcessedSample, SampleProcessor
 
-__all__ = ["InstructionDataset", "OnBadRecord"]
+__all__ = ["InstructionDataset", "OnBadRecord", "check_finite_sample"]
 
 OnBadRecord = Literal["skip", "raise"]
+
+
+def check_finite_sample(sample: ProcessedSample, record: InstructionRecord) -> ProcessedSample:
+    """Return ``sample`` if its pixel values are all finite.
+
+    The images themselves are checked when read; this catches what processing adds
+    (e.g. a normalisation with a zero standard deviation).
+
+    Raises:
+        BadRecordError: Naming the record's file and line.
+    """
+    pixels = sample.pixel_values
+    if pixels.is_floating_point() and not bool(torch.isfinite(pixels).all()):
+        count = int((~torch.isfinite(pixels)).sum())
+        raise BadRecordError(
+            record.source,
+            f"{count} non-finite pixel value(s) (NaN/Inf) after normalisation: check the data "
+            "mean/std (a std of 0 divides by zero).",
+        )
+    return sample
 
 
 class InstructionDataset(Dataset):
     """Records processed on access.
 
-    A record that fails to load (missing or corrupt image, too long, wrong bands) is
-    returned as its :class:`BadRecordError` with ``on_bad_record="skip"``, so that the
-    collate function can drop and count it; with ``"raise"`` the error stops the run.
+    A record that fails to load (missing, corrupt, oversized or non-finite image, too
+    long, wrong bands) is returned as its :class:`BadRecordError` with
+    ``on_bad_record="skip"``, so that the collate function can drop and count it; with
+    ``"raise"`` the error stops the run.
 
     Args:
         records: Parsed records.
         processor: The model's sample processor.
         on_bad_record: ``"skip"`` (count and go on) or ``"raise"``.
+        max_image_pixels: Largest width x height of an image; larger ones are bad
+            records, refused from their header before decoding (default:
+            ``$VITP_MAX_IMAGE_PIXELS`` or 150 megapixels).
     """
 
     def __init__(
@@ -34,12 +59,16 @@ class InstructionDataset(Dataset):
         records: Sequence[InstructionRecord],
         processor: SampleProcessor,
         on_bad_record: OnBadRecord = "skip",
+        max_image_pixels: int | None = None,
     ) -> None:
         if on_bad_record not in ("skip", "raise"):
             raise ValueError(f"on_bad_record must be 'skip' or 'raise', got {on_bad_record!r}.")
+        if max_image_pixels is not None and max_image_pixels <= 0:
+            raise ValueError(f"max_image_pixels must be positive, got {max_image_pixels}.")
         self.records = list(records)
         self.processor = processor
         self.on_bad_record = on_bad_record
+        self.max_image_pixels = max_image_pixels
 
     def __len__(self) -> int:
         return len(self.records)
@@ -47,7 +76,8 @@ class InstructionDataset(Dataset):
     def __getitem__(self, index: int) -> ProcessedSample | BadRecordError:
         record = self.records[index]
         try:
-            return self.processor(record)
+            with image_pixel_limit(self.max_image_pixels):
+                return check_finite_sample(self.processor(record), record)
         except BadRecordError as err:
             error = err
         except ImageReadError as err:

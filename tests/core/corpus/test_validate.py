@@ -61,3 +61,30 @@ def test_each_problem_named_with_file_and_line(tmp_path: Path) -> None:
 def test_clean_corpus_without_image_check(tmp_path: Path) -> None:
     (tmp_path / "c.jsonl").write_text(_record("not_checked.png") + "\n")
     assert validate_corpus(tmp_path / "c.jsonl", check_images=False).ok
+
+
+def test_bombs_and_non_finite_images_are_named_not_crashed(tmp_path: Path) -> None:
+    from hostile_files import float_geotiff, geotiff_bomb, npy_header_bomb, png_bomb
+
+    pytest.importorskip("rasterio")
+    import numpy as np
+
+    save_rgb(tmp_path / "ok.png", (1, 2, 3))
+    png_bomb(tmp_path / "bomb.png")
+    geotiff_bomb(tmp_path / "bomb.tif")
+    npy_header_bomb(tmp_path / "bomb.npy")
+    nan = np.ones((3, 4, 4), dtype=np.float32)
+    nan[0, 0, :] = np.nan
+    float_geotiff(tmp_path / "nan.tif", nan)
+    names = ["ok.png", "bomb.png", "bomb.tif", "bomb.npy", "nan.tif"]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(_record(n, rid=str(i)) for i, n in enumerate(names)) + "\n")
+    report = validate_corpus(corpus)
+    problems = {str(p).split(": ", 1)[0]: str(p) for p in report.problems}
+    assert set(problems) == {f"{corpus}:{n}" for n in (2, 3, 4, 5)}
+    assert "400000000 pixels" in problems[f"{corpus}:2"]
+    assert "100000x100000" in problems[f"{corpus}:3"]
+    assert "100000x100000" in problems[f"{corpus}:4"]
+    assert "4 non-finite pixel value(s)" in problems[f"{corpus}:5"]
+    small = validate_corpus(corpus, max_image_pixels=100)  # 32 x 32 = 1024 pixels
+    assert any("ok.png: declares 32x32" in str(p) for p in small.problems)

@@ -7,6 +7,10 @@ multi-image record. The ``test`` split is left out by default.
 
 Class names come from :data:`MEDMNIST_LABELS` (MedMNIST v2's ``INFO``) for the known
 files, or from a class map for others. Multi-label sets (ChestMNIST) are not supported.
+
+Bad inputs are skipped or raised (``on_bad_record``): a split whose array header declares
+images larger than the pixel limit (checked before anything is decompressed) and images
+with NaN/Inf values.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vitp_core.corpus.images import ImageReadError, max_image_pixels, npz_declared_shapes
 from vitp_core.corpus.phrasing import record_rng
 from vitp_core.corpus.questions.classification import DIAGNOSIS, classification_questions
 from vitp_core.corpus.writer import BuildReport, CorpusWriter, OnBadRecord
@@ -65,6 +70,30 @@ def _write_views(image: np.ndarray, stem: str, w: CorpusWriter, channels: int) -
     return paths
 
 
+def _split_problem(shape: tuple[int, ...] | None, split: str, limit: int) -> str | None:
+    """Why the images a split declares cannot be read, or ``None``."""
+    if shape is None or len(shape) < 3:
+        return None  # a missing split or a wrong rank is reported when it is read
+    image = shape[1:-1] if shape[-1] == 3 and len(shape) == 4 else shape[1:]
+    pixels = int(np.prod(image, dtype=np.int64))
+    if pixels <= limit:
+        return None
+    return (
+        f"{split}_images declares images of {'x'.join(map(str, image))} "
+        f"({pixels / 1e6:g} million pixels each), above the limit of {limit / 1e6:g} million; "
+        "not read: raise max_image_pixels (or VITP_MAX_IMAGE_PIXELS) if the file is genuine."
+    )
+
+
+def _finite_problem(image: np.ndarray, split: str, index: int) -> str | None:
+    if image.dtype.kind not in "fc":
+        return None
+    bad = int(np.count_nonzero(~np.isfinite(image)))
+    if not bad:
+        return None
+    return f"{split}_images[{index}]: {bad} non-finite value(s) (NaN/Inf); the image was skipped."
+
+
 def build_medmnist_corpus(
     npz_path: str | Path,
     out_dir: str | Path,
@@ -78,6 +107,7 @@ def build_medmnist_corpus(
     n_questions: int = 2,
     on_bad_record: OnBadRecord = "skip",
     data_roots: Sequence[str | Path] = (),
+    max_pixels: int | None = None,
 ) -> BuildReport:
     """Write a corpus of diagnosis questions from a MedMNIST ``.npz`` file.
 
@@ -93,9 +123,12 @@ def build_medmnist_corpus(
         n_questions: Question/answer turns per record.
         on_bad_record: ``"skip"`` or ``"raise"``.
         data_roots: Source folders the output must not be written into.
+        max_pixels: Largest image (pixels, or voxels for 3D sets) accepted, checked from
+            the array headers (default: see
+            :func:`~vitp_core.corpus.images.max_image_pixels`).
 
     Raises:
-        ValueError: For unknown class names or a multi-label file.
+        ValueError: For unknown class names, a multi-label file or an unreadable archive.
     """
     npz_path = Path(npz_path)
     key = _dataset_key(npz_path)
@@ -108,6 +141,11 @@ def build_medmnist_corpus(
         "task": "classification",
         "modality": MEDMNIST_MODALITY.get(key, "medical"),
     }
+    try:
+        shapes = npz_declared_shapes(npz_path)
+    except ImageReadError as err:
+        raise ValueError(str(err)) from err
+    limit = max_image_pixels(max_pixels)
     with (
         np.load(npz_path, allow_pickle=False) as data,
         CorpusWriter(out_dir, name=name, on_bad_record=on_bad_record, data_roots=data_roots) as w,
@@ -115,6 +153,10 @@ def build_medmnist_corpus(
         for split in splits:
             if f"{split}_images" not in data.files:
                 raise ValueError(f"{npz_path}: no '{split}_images' array (have {data.files}).")
+            too_large = _split_problem(shapes.get(f"{split}_images"), split, limit)
+            if too_large:
+                w.skip(npz_path, too_large)
+                continue
             images, labels = (
                 data[f"{split}_images"],
                 data[f"{split}_labels"].reshape(len(data[f"{split}_images"]), -1),
@@ -131,6 +173,10 @@ def build_medmnist_corpus(
                         npz_path,
                         f"{split}_labels[{index}] = {value} is not a known class {sorted(names)}.",
                     )
+                    continue
+                non_finite = _finite_problem(images[index], split, index)
+                if non_finite:
+                    w.skip(npz_path, non_finite)
                     continue
                 stem = f"{split}_{index:05d}"
                 paths = _write_views(images[index], stem, w, channels)

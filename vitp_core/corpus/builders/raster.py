@@ -224,6 +224,14 @@ def _add_raster_chips(
         w.skip(label_src.name, f"label raster and raster differ in size ({sizes}).")
         return
     for chip in iter_chips(src, cfg.chip_size, cfg.stride, cfg.max_nodata):
+        bad = np.count_nonzero(~np.isfinite(chip.pixels)) if chip.pixels.dtype.kind == "f" else 0
+        if bad:
+            w.skip(
+                raster,
+                f"the chip at row {chip.row}, column {chip.col} has {bad} non-finite pixel "
+                "value(s) (NaN/Inf, also as no-data); it was not written: fill them first.",
+            )
+            continue
         record_id = f"{w.name}-{raster.stem}-r{chip.row:05d}-c{chip.col:05d}"
         rng = record_rng(cfg.seed, record_id)
         qa = []

@@ -17,7 +17,13 @@ import numpy as np
 from PIL import Image
 
 from vitp_core.corpus.class_map import ClassMap, MaskDecodeError, read_label_mask
-from vitp_core.corpus.images import PIL_SUFFIXES, to_display_uint8
+from vitp_core.corpus.images import (
+    PIL_SUFFIXES,
+    ImageReadError,
+    ImageTooLargeError,
+    image_size,
+    to_display_uint8,
+)
 from vitp_core.corpus.phrasing import record_rng
 from vitp_core.corpus.questions.segmentation import MaskLabels, mask_questions, summarize_mask
 from vitp_core.corpus.writer import BuildReport, CorpusWriter, OnBadRecord
@@ -80,9 +86,18 @@ def add_mask_record(
     return True
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as image:
-        return image.size
+def _refuse_oversized(*paths: Path) -> None:
+    """Raise :class:`ImageTooLargeError` for a file whose header declares too many pixels.
+
+    Other problems are left to the readers that follow, which report them as before.
+    """
+    for path in paths:
+        try:
+            image_size(path)
+        except ImageTooLargeError:
+            raise
+        except ImageReadError:
+            pass
 
 
 def build_segmentation_corpus(
@@ -124,8 +139,12 @@ def build_segmentation_corpus(
                 w.skip(image, "no mask with the same file name; add it or remove the image.")
                 continue
             try:
+                _refuse_oversized(image, mask_path)
                 mask = read_label_mask(mask_path, class_map)
-                size = _image_size(image)
+                size = image_size(image)
+            except ImageTooLargeError as err:
+                w.skip(err.path, err.reason)
+                continue
             except MaskDecodeError as err:
                 w.skip(mask_path, str(err).split(": ", 1)[-1])
                 continue

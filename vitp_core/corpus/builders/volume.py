@@ -11,6 +11,10 @@ convention (patient's right on the image's left; anterior or superior at the top
 and written as 8-bit PNG (grey values, as RGB by default), resampled to square pixels.
 CT intensities go through a window (level/width in HU); other modalities are stretched
 between percentiles.
+
+Bad scans are skipped (or raised) as bad inputs, named by file: a header that declares
+more voxels than ``max_voxels`` (checked before any voxel is read), NaN/Inf voxels, and
+4D series unless ``volume_index`` names the volume to use (never silently the first).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from vitp_core.corpus.writer import BuildReport, CorpusWriter, OnBadRecord
 
 __all__ = [
     "CT_WINDOWS",
+    "DEFAULT_MAX_VOLUME_VOXELS",
     "VolumeItem",
     "build_volume_corpus",
     "find_volume_pairs",
@@ -49,6 +54,9 @@ __all__ = [
 #: Common CT windows as (level, width) in Hounsfield units.
 CT_WINDOWS = {"soft_tissue": (40.0, 400.0), "lung": (-600.0, 1500.0), "bone": (400.0, 1800.0)}
 _NIFTI = (".nii", ".nii.gz")
+#: Largest scan read by default, in voxels per volume (512 x 512 x 2048: a whole-body CT
+#: fits; about 6 GiB of working memory at 12 bytes per voxel).
+DEFAULT_MAX_VOLUME_VOXELS = 512 * 512 * 2048
 
 
 @dataclass(frozen=True)
@@ -177,23 +185,78 @@ class _VolumeSettings:
     n_questions: int
     seed: int
     meta: dict[str, Any]
+    volume_index: int | None = None
+    max_voxels: int = DEFAULT_MAX_VOLUME_VOXELS
 
 
-def _load(item: VolumeItem, class_map: ClassMap) -> tuple[np.ndarray, np.ndarray, tuple] | str:
+def _shape_problem(
+    shape: tuple[int, ...], what: str, volume_index: int | None, max_voxels: int
+) -> str | None:
+    """Why a scan of this declared ``shape`` cannot be used, or ``None``."""
+    spatial = tuple(int(n) for n in shape[:3])
+    voxels = int(np.prod(spatial, dtype=np.int64))
+    if voxels > max_voxels:
+        return (
+            f"{what} declares {'x'.join(map(str, spatial))} voxels ({voxels / 1e6:g} million), "
+            f"above the limit of {max_voxels / 1e6:g} million; it was not read: raise "
+            "max_voxels (--max-voxels) if the scan is genuine."
+        )
+    extra = [int(n) for n in shape[3:]]
+    if len(shape) < 3 or len(extra) > 1:
+        return f"{what} has shape {tuple(shape)}; only 3D scans and 4D series are supported."
+    if extra and extra[0] > 1 and volume_index is None:
+        return (
+            f"4D scan of shape {tuple(shape)} ({extra[0]} volumes): pass volume_index "
+            f"(--volume-index 0..{extra[0] - 1}) to choose the volume to use."
+        )
+    if extra and volume_index is not None and not 0 <= volume_index < extra[0]:
+        return (
+            f"volume_index {volume_index} is out of range for a 4D scan of shape "
+            f"{tuple(shape)} (0..{extra[0] - 1})."
+        )
+    return None
+
+
+def _finite_problem(array: np.ndarray, what: str) -> str | None:
+    if array.dtype.kind not in "fc":
+        return None
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if not bad:
+        return None
+    return (
+        f"{bad} non-finite voxel value(s) (NaN/Inf) in the {what}: replace or mask them "
+        "before building; the scan was not used."
+    )
+
+
+def _load(
+    item: VolumeItem, class_map: ClassMap, volume_index: int | None = None, max_voxels: int = 0
+) -> tuple[np.ndarray, np.ndarray, tuple] | str:
     """RAS+ image, label and spacing, or the reason they cannot be used."""
     import nibabel as nib
 
     if item.label is None:
         return "no label map with the same name."
+    max_voxels = max_voxels or DEFAULT_MAX_VOLUME_VOXELS
     try:
-        image = nib.as_closest_canonical(nib.load(item.image))
-        label = nib.as_closest_canonical(nib.load(item.label))
+        image, label = nib.load(item.image), nib.load(item.label)  # headers only
+        problem = _shape_problem(image.shape, "scan", volume_index, max_voxels) or (
+            _shape_problem(label.shape[:3], "label map", None, max_voxels)
+        )
+        if problem:
+            return problem
+        if image.ndim == 4:
+            image = image.slicer[..., volume_index or 0]
+        image = nib.as_closest_canonical(image)
+        label = nib.as_closest_canonical(label)
         data = np.asarray(image.dataobj, dtype=np.float32)
-        labels = np.asarray(label.dataobj).astype(np.int32)
-    except (OSError, ValueError, nib.filebasedimages.ImageFileError) as err:
+        label_data = np.asarray(label.dataobj)
+    except (OSError, ValueError, EOFError, nib.filebasedimages.ImageFileError) as err:
         return f"unreadable NIfTI ({err})."
-    if data.ndim == 4:
-        data = data[..., 0]
+    problem = _finite_problem(data, "scan") or _finite_problem(label_data, "label map")
+    if problem:
+        return problem
+    labels = label_data.reshape(label_data.shape[:3]).astype(np.int32)
     if data.shape != labels.shape:
         return f"image shape {data.shape} differs from label shape {labels.shape}."
     unknown = sorted(set(np.unique(labels).tolist()) - set(class_map.names) - set(class_map.ignore))
@@ -211,6 +274,7 @@ def _add_volume(
     meta = {
         "modality": cfg.modality,
         "volume": item.image.name,
+        **({"volume_index": cfg.volume_index} if cfg.volume_index is not None else {}),
         "bands": ["red", "green", "blue"] if cfg.channels == 3 else ["gray"],
         "spacing_mm": list(spacing),
         **cfg.meta,
@@ -309,8 +373,14 @@ def build_volume_corpus(
     meta: dict[str, Any] | None = None,
     on_bad_record: OnBadRecord = "skip",
     data_roots: Sequence[str | Path] = (),
+    volume_index: int | None = None,
+    max_voxels: int | None = None,
 ) -> BuildReport:
     """Write slice and whole-volume records for labelled NIfTI scans.
+
+    Scans with NaN/Inf voxels, 4D series without ``volume_index`` and scans that declare
+    more than ``max_voxels`` voxels are bad inputs: skipped (counted in the report) or
+    raised, following ``on_bad_record``.
 
     Args:
         items: Scans with label maps.
@@ -334,6 +404,10 @@ def build_volume_corpus(
         meta: Extra metadata for every record.
         on_bad_record: ``"skip"`` or ``"raise"``.
         data_roots: Source folders the output must not be written into.
+        volume_index: For 4D series (e.g. diffusion or fMRI): the 0-based volume to use,
+            recorded in ``meta["volume_index"]``. 4D scans are refused without it.
+        max_voxels: Largest scan, in voxels per volume, checked from the header before
+            reading (default :data:`DEFAULT_MAX_VOLUME_VOXELS`).
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}.")
@@ -354,10 +428,12 @@ def build_volume_corpus(
         n_questions,
         seed,
         dict(meta or {}),
+        volume_index,
+        max_voxels or DEFAULT_MAX_VOLUME_VOXELS,
     )
     with CorpusWriter(out_dir, name=name, on_bad_record=on_bad_record, data_roots=data_roots) as w:
         for item in items:
-            loaded = _load(item, class_map)
+            loaded = _load(item, class_map, cfg.volume_index, cfg.max_voxels)
             if isinstance(loaded, str):
                 w.skip(
                     item.source if item.source.path != str(item.image) else item.image,

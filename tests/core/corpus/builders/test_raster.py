@@ -75,3 +75,16 @@ def test_label_raster_gives_mask_questions(tmp_path: Path, data_root: Path) -> N
     record = read_jsonl(tmp_path / "out" / "corpus.jsonl")[0]
     assert report.records == 1 and record["meta"]["bands"] == ["band1", "band2", "band3"]
     assert any("cropland" in t["value"] for t in record["conversations"][1::2])
+
+
+def test_chips_with_non_finite_pixels_are_skipped_by_window(
+    tmp_path: Path, data_root: Path
+) -> None:
+    data = np.full((2, 64, 128), 0.25, dtype=np.float32)
+    data[1, 5:9, 70:74] = np.nan  # 16 NaN pixels in the right-hand chip
+    raster = write_raster(data_root / "f.tif", data, ("red", "nir"))
+    report = build_raster_corpus([raster], tmp_path / "out", chip_size=64, data_roots=[data_root])
+    assert report.records == 1
+    assert "f.tif: the chip at row 0, column 64 has 16 non-finite" in report.skipped[0]
+    for record in read_jsonl(tmp_path / "out" / "corpus.jsonl"):
+        assert np.isfinite(load_image(tmp_path / "out" / record["image"])).all()
