@@ -6,6 +6,12 @@ segmentation-models-pytorch's ``tu-vitp_small_patch16_224`` encoder too).
 
 All variants default to ``dynamic_img_size=True`` (any input size whose sides are
 multiples of the patch size) and accept any ``in_chans`` (RGB, multispectral, SAR, CT/MRI).
+
+At an input size other than the one a model was built for, the position grid is resized
+on the fly. vitp's own variants do it as timm does (bicubic with antialiasing);
+``vitp_intern300m_patch14_448`` (InternViT-300M, the architecture every model built from
+InternViT/InternVL weights uses) does it as InternViT's ``InternVisionEmbeddings`` does:
+bicubic without antialiasing, so its features match the official model's at any size.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from typing import Any
 
 import timm
 import torch
+from timm.layers import resample_abs_pos_embed
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
 __all__ = [
     "STOCK_TIMM_EQUIVALENT",
     "VITP_MODEL_NAMES",
+    "ViTPVisionTransformer",
     "create_backbone",
     "encode_patch_tokens",
 ]
@@ -69,6 +77,7 @@ VITP_ARCHS: dict[str, dict[str, Any]] = {
         "init_values": 0.1,
         "final_norm": False,
         "img_size": 448,
+        "pos_embed_antialias": False,
     },
 }
 
@@ -79,6 +88,43 @@ VITP_MODEL_NAMES: tuple[str, ...] = tuple(VITP_ARCHS)
 STOCK_TIMM_EQUIVALENT: dict[str, str] = {
     name: name.replace("vitp_", "vit_", 1) for name in VITP_MODEL_NAMES
 }
+
+
+class ViTPVisionTransformer(VisionTransformer):
+    """timm's ``VisionTransformer`` with a choice of how the position grid is resized.
+
+    Args:
+        pos_embed_antialias: Antialias the bicubic resize of the position embedding at
+            run-time input sizes (timm's behaviour); ``False`` resizes as InternViT does.
+        **kwargs: :class:`timm.models.vision_transformer.VisionTransformer` arguments.
+    """
+
+    def __init__(self, *, pos_embed_antialias: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pos_embed_antialias = pos_embed_antialias
+
+    def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Add position embeddings to ``(B, H, W, C)`` patch tokens and prepend prefix tokens."""
+        if self.pos_embed_antialias or not self.dynamic_img_size or self.pos_embed is None:
+            return super()._pos_embed(x)
+        batch, height, width, channels = x.shape
+        prefix = 0 if self.no_embed_class else self.num_prefix_tokens
+        pos_embed = resample_abs_pos_embed(
+            self.pos_embed,
+            new_size=(height, width),
+            old_size=self.patch_embed.grid_size,
+            num_prefix_tokens=prefix,
+            antialias=False,
+        )
+        x = x.view(batch, -1, channels)
+        tokens = [
+            t.expand(batch, -1, -1) for t in (self.cls_token, self.reg_token) if t is not None
+        ]
+        if self.no_embed_class:
+            x = torch.cat([*tokens, x + pos_embed], dim=1)
+        else:
+            x = torch.cat([*tokens, x], dim=1) + pos_embed
+        return self.pos_drop(x)
 
 
 def _create_vitp(variant: str, pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
@@ -99,7 +145,7 @@ def _create_vitp(variant: str, pretrained: bool = False, **kwargs: Any) -> Visio
         **kwargs,
     }
     return build_model_with_cfg(
-        VisionTransformer,
+        ViTPVisionTransformer,
         variant,
         pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,

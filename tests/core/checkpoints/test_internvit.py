@@ -180,6 +180,27 @@ def test_converted_model_matches_independent_internvit_forward(
     torch.testing.assert_close(patches, expected[:, 1:], atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("pixels_px", [28, 84, 112])
+def test_run_time_sizes_resize_positions_as_internvit_does(
+    internvit_state: dict[str, torch.Tensor], pixels_px: int
+) -> None:
+    """Built at the stored 56 px, fed other sizes: the grid is resized on the fly without
+    antialiasing, as InternViT's embeddings do (timm's antialiased resize is 0.06-0.5 off)."""
+    from vitp_core.checkpoints.internvit import build_internvit_backbone
+
+    vit = build_internvit_backbone(internvit_state, num_heads=HEADS)
+    assert tuple(vit.patch_embed.grid_size) == (TINY_ARCH["grid"],) * 2
+    pixels = torch.randn(2, 3, pixels_px, pixels_px, generator=torch.Generator().manual_seed(2))
+    expected = reference_internvit(internvit_state, pixels, HEADS)
+    with torch.no_grad():
+        torch.testing.assert_close(vit.forward_features(pixels), expected, atol=1e-4, rtol=1e-4)
+        # The patch-token path of VRL goes through the same resize.
+        patches = encode_patch_tokens(vit, pixels)
+        torch.testing.assert_close(patches, expected[:, 1:], atol=1e-4, rtol=1e-4)
+        vit.pos_embed_antialias = True  # timm's own resize, for contrast
+        assert not torch.allclose(vit.forward_features(pixels), expected, atol=1e-2)
+
+
 def test_hf_folder_supplies_heads_and_bf16_weights_load(
     internvit_state: dict[str, torch.Tensor], tmp_path: Path
 ) -> None:
