@@ -1,4 +1,4 @@
-"""TorchGeo datamodules for the real data under ``$VITP_DATA/rs``.
+"""TorchGeo datamodules: the real data under ``$VITP_DATA/rs``, raster folders, scenes.
 
 Every ViTP trainer also works with TorchGeo's own datamodules (``EuroSATDataModule``,
 ``LoveDADataModule``, ``LEVIRCDDataModule``, ``VHR10DataModule``...).
@@ -6,6 +6,20 @@ Every ViTP trainer also works with TorchGeo's own datamodules (``EuroSATDataModu
 
 from vitp_torchgeo.datamodules.dubai import DubaiSegmentationDataModule
 from vitp_torchgeo.datamodules.levircd_samples import LEVIRCDSamplesDataModule
+from vitp_torchgeo.datamodules.rasters import (
+    RasterChangeDetectionDataModule,
+    RasterClassificationDataModule,
+    RasterSegmentationDataModule,
+)
 from vitp_torchgeo.datamodules.rsscn7 import RSSCN7DataModule
+from vitp_torchgeo.datamodules.scene import ScenePredictionDataModule
 
-__all__ = ["DubaiSegmentationDataModule", "LEVIRCDSamplesDataModule", "RSSCN7DataModule"]
+__all__ = [
+    "DubaiSegmentationDataModule",
+    "LEVIRCDSamplesDataModule",
+    "RSSCN7DataModule",
+    "RasterChangeDetectionDataModule",
+    "RasterClassificationDataModule",
+    "RasterSegmentationDataModule",
+    "ScenePredictionDataModule",
+]

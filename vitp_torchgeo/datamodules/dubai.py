@@ -8,7 +8,9 @@ import kornia.augmentation as K
 import torch
 from torchgeo.datamodules import NonGeoDataModule
 
+from vitp_torchgeo.bands import RGB_BANDS
 from vitp_torchgeo.datasets import DubaiSegmentation
+from vitp_torchgeo.datasets.spec import RasterInputSpec
 from vitp_torchgeo.weights import IMAGENET_MEAN_255, IMAGENET_STD_255
 
 __all__ = ["DubaiSegmentationDataModule"]
@@ -47,4 +49,14 @@ class DubaiSegmentationDataModule(NonGeoDataModule):
             K.RandomVerticalFlip(),
             data_keys=None,
             keepdim=True,
+        )
+
+    def input_spec(self) -> RasterInputSpec:
+        """RGB bands, ImageNet statistics (0-255 pixels), the window size and the classes."""
+        return RasterInputSpec(
+            bands=list(RGB_BANDS),
+            mean=self.mean.tolist(),
+            std=self.std.tolist(),
+            patch_size=int(self.kwargs["tile_size"]),
+            classes=list(DubaiSegmentation.classes),
         )

@@ -6,27 +6,25 @@ from typing import Any
 
 import kornia.augmentation as K
 import torch
-from torch import Tensor
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.samplers.utils import _to_tuple
 
+from vitp_torchgeo.bands import RGB_BANDS
+from vitp_torchgeo.datamodules.change_batches import ChangeBatchAugmentation
 from vitp_torchgeo.datasets import LEVIRCDSamples
+from vitp_torchgeo.datasets.spec import RasterInputSpec
 from vitp_torchgeo.weights import IMAGENET_MEAN_255, IMAGENET_STD_255
 
 __all__ = ["LEVIRCDSamplesDataModule"]
 
 
-class LEVIRCDSamplesDataModule(NonGeoDataModule):
+class LEVIRCDSamplesDataModule(ChangeBatchAugmentation, NonGeoDataModule):
     """LightningDataModule for :class:`~vitp_torchgeo.datasets.LEVIRCDSamples`.
 
     Mirrors :class:`torchgeo.datamodules.LEVIRCDDataModule` (random crops for training,
     centre crops otherwise, applied to both dates alike), adds flips, and normalises
-    with ImageNet statistics as the ViTP release expects.
-
-    kornia 0.9's ``VideoSequential`` requires the mask to have one frame per date, which
-    TorchGeo 0.8.1's LEVIR-CD pipeline (mask ``(B, 1, H, W)``) does not give; the mask is
-    therefore repeated over the dates for augmentation and reduced back to
-    ``(B, 1, H, W)`` afterwards (both dates receive the same crop and flips).
+    with ImageNet statistics as the ViTP release expects (the mask handling for kornia
+    is :class:`~vitp_torchgeo.datamodules.change_batches.ChangeBatchAugmentation`'s).
     """
 
     mean = torch.tensor(IMAGENET_MEAN_255)
@@ -71,20 +69,12 @@ class LEVIRCDSamplesDataModule(NonGeoDataModule):
             same_on_batch=True,
         )
 
-    def on_after_batch_transfer(
-        self, batch: dict[str, Tensor], dataloader_idx: int
-    ) -> dict[str, Tensor]:
-        """Augment a batch, giving the mask one frame per date for kornia.
-
-        Args:
-            batch: ``image`` of shape ``(B, T, C, H, W)``, ``mask`` of shape ``(B, 1, H, W)``.
-            dataloader_idx: Index of the dataloader.
-
-        Returns:
-            The augmented batch, ``mask`` of shape ``(B, 1, h, w)``.
-        """
-        frames = batch["image"].shape[1]
-        batch["mask"] = batch["mask"].expand(-1, frames, -1, -1).contiguous()
-        batch = super().on_after_batch_transfer(batch, dataloader_idx)
-        batch["mask"] = batch["mask"][:, :1]
-        return batch
+    def input_spec(self) -> RasterInputSpec:
+        """RGB bands, ImageNet statistics (0-255 pixels) and the crop size."""
+        return RasterInputSpec(
+            bands=list(RGB_BANDS),
+            mean=self.mean.tolist(),
+            std=self.std.tolist(),
+            patch_size=self.patch_size[0],
+            classes=["no change", "change"],
+        )

@@ -8,10 +8,15 @@ import kornia.augmentation as K
 import torch
 from torchgeo.datamodules import NonGeoDataModule
 
+from vitp_torchgeo.bands import RGB_BANDS
 from vitp_torchgeo.datasets import RSSCN7
+from vitp_torchgeo.datasets.spec import RasterInputSpec
 from vitp_torchgeo.weights import IMAGENET_MEAN_255, IMAGENET_STD_255
 
 __all__ = ["RSSCN7DataModule"]
+
+#: Side of the RSSCN7 scenes as shipped (px).
+RSSCN7_SIZE = 128
 
 
 class RSSCN7DataModule(NonGeoDataModule):
@@ -42,6 +47,7 @@ class RSSCN7DataModule(NonGeoDataModule):
             **kwargs: :class:`~vitp_torchgeo.datasets.RSSCN7` arguments.
         """
         super().__init__(RSSCN7, batch_size, num_workers, root=root, **kwargs)
+        self.image_size = image_size
         resize = [K.Resize((image_size, image_size))] if image_size else []
         self.train_aug = K.AugmentationSequential(
             K.Normalize(mean=self.mean, std=self.std),
@@ -53,4 +59,14 @@ class RSSCN7DataModule(NonGeoDataModule):
         )
         self.aug = K.AugmentationSequential(
             K.Normalize(mean=self.mean, std=self.std), *resize, data_keys=None, keepdim=True
+        )
+
+    def input_spec(self) -> RasterInputSpec:
+        """RGB bands, ImageNet statistics (0-255 pixels), the scene size and the classes."""
+        return RasterInputSpec(
+            bands=list(RGB_BANDS),
+            mean=self.mean.tolist(),
+            std=self.std.tolist(),
+            patch_size=self.image_size or RSSCN7_SIZE,
+            classes=list(RSSCN7.classes),
         )
