@@ -26,7 +26,7 @@ from vitp_torchgeo.datasets.rasters import (
 )
 from vitp_torchgeo.datasets.scene import SceneInfo, SceneWindowDataset, describe_scene
 from vitp_torchgeo.datasets.spec import Normalization, RasterInputSpec
-from vitp_torchgeo.prediction.windows import WindowPlan
+from vitp_torchgeo.datasets.windows import WindowPlan
 
 __all__ = ["ScenePredictionDataModule"]
 

@@ -36,7 +36,7 @@ from vitp_torchgeo.datasets.rasters import (
     read_window,
     resolve_band_indexes,
 )
-from vitp_torchgeo.prediction.windows import window_starts
+from vitp_torchgeo.datasets.windows import window_starts
 
 __all__ = [
     "RasterChangeDetectionDataset",

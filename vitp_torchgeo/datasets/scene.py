@@ -4,7 +4,7 @@ Samples are read window by window (GDAL windowed reads), so a scene of any size 
 held in memory. Each sample is ``{"image", "valid", "window"}``: the normalised window
 (``(C, S, S)``, or ``(2, C, S, S)`` for two dates), its validity mask (``(S, S)``; a pixel
 is invalid where the input is nodata or outside the scene, in either date) and
-``(row, col, strip)`` of its :class:`~vitp_torchgeo.prediction.windows.PlannedWindow`.
+``(row, col, strip)`` of its :class:`~vitp_torchgeo.datasets.windows.PlannedWindow`.
 Invalid pixels are set to the band mean (0 after normalisation).
 """
 
@@ -30,7 +30,7 @@ from vitp_torchgeo.datasets.rasters import (
     open_raster,
     read_window,
 )
-from vitp_torchgeo.prediction.windows import WindowPlan
+from vitp_torchgeo.datasets.windows import WindowPlan
 
 __all__ = ["SceneInfo", "SceneWindowDataset", "describe_scene"]
 

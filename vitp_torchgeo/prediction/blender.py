@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vitp_torchgeo.prediction.windows import PlannedWindow, WindowPlan, blend_weights
+from vitp_torchgeo.datasets.windows import PlannedWindow, WindowPlan, blend_weights
 
 __all__ = ["FinishedRows", "StripBlender"]
 

@@ -31,7 +31,7 @@ from vitp_torchgeo.prediction.sinks import (
     class_colormap,
     write_vector,
 )
-from vitp_torchgeo.prediction.windows import PlannedWindow
+from vitp_torchgeo.datasets.windows import PlannedWindow
 
 __all__ = ["DenseSceneOutput", "DetectionOutput", "SceneOutput", "WindowClassOutput"]
 
