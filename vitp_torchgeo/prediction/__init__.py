@@ -7,10 +7,10 @@ with :class:`ScenePredictionWriter` and
 (:class:`StripBlender`) and writes finished rows as they come (:class:`CogRasterSink`).
 """
 
+from vitp_torchgeo.datasets.windows import PlannedWindow, WindowPlan, blend_weights
 from vitp_torchgeo.prediction.blender import StripBlender
 from vitp_torchgeo.prediction.run import predict_scene
 from vitp_torchgeo.prediction.sinks import CogRasterSink, OutputExistsError, cog_problems
-from vitp_torchgeo.datasets.windows import PlannedWindow, WindowPlan, blend_weights
 from vitp_torchgeo.prediction.writer import ScenePredictionWriter
 
 __all__ = [

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from vitp_torchgeo.datasets.scene import SceneInfo
+from vitp_torchgeo.datasets.windows import PlannedWindow
 from vitp_torchgeo.prediction.blender import StripBlender
 from vitp_torchgeo.prediction.sinks import (
     VECTOR_SUFFIXES,
@@ -31,7 +32,6 @@ from vitp_torchgeo.prediction.sinks import (
     class_colormap,
     write_vector,
 )
-from vitp_torchgeo.datasets.windows import PlannedWindow
 
 __all__ = ["DenseSceneOutput", "DetectionOutput", "SceneOutput", "WindowClassOutput"]
 

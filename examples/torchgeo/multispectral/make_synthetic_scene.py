@@ -58,7 +58,9 @@ def synthetic_pair(size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return as_uint16[0], as_uint16[1], label
 
 
-def write(path: Path, data: np.ndarray, nodata: int, driver: str = "GTiff", **extra: object) -> None:
+def write(
+    path: Path, data: np.ndarray, nodata: int, driver: str = "GTiff", **extra: object
+) -> None:
     """Write a raster on the example's UTM grid, band names as descriptions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = data if data.ndim == 3 else data[None]
