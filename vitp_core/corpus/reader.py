@@ -1,14 +1,26 @@
 """Reading corpora: one JSONL file, or a mixture file of several JSONLs with weights.
 
-A mixture file is a JSON object like InternVL's ``ft_data_*.json``::
+A mixture file is a JSON object like InternVL's and ViTP's ``ft_data_*.json``::
 
     {"rsscn7": {"annotation": "rsscn7/corpus.jsonl", "root": "rsscn7/images",
-                "repeat_time": 2, "data_augment": false},
+                "repeat_time": 2, "data_augment": true, "max_dynamic_patch": 12},
      "dubai":  {"annotation": "dubai/corpus.jsonl", "root": "dubai", "repeat_time": 0.5}}
 
 Relative ``annotation`` and ``root`` paths are resolved against the mixture file's
 folder. ``repeat_time`` above 1 repeats the source (the fraction part sampled), below
 1 subsamples it, with a fixed seed. A JSONL corpus alone uses its own folder as root.
+
+Two per-source settings mean what they mean in the official mixtures:
+
+* ``max_dynamic_patch``: the source's tile budget with dynamic tiling, in place of the
+  model's ``max_tiles`` (ViTP's mixtures set 12 for most remote-sensing and medical
+  sets against a global 6); a record with several images divides it among them.
+* ``data_augment``: every tile of the source's records is re-encoded as JPEG at a
+  quality drawn from 75-100 (InternVL's ``build_transform(is_train=True)``).
+
+Both ride on each record (:attr:`InstructionRecord.max_dynamic_patch`,
+:attr:`InstructionRecord.data_augment`) to the sample processor. ``length`` and other
+keys of the official files are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -26,12 +38,42 @@ __all__ = ["CorpusEntry", "iter_corpus", "read_corpus", "read_mixture"]
 
 @dataclass(frozen=True)
 class CorpusEntry:
-    """One source of a corpus: a JSONL file, its image root and repeat factor."""
+    """One source of a corpus: a JSONL file, its image root, repeat factor and settings.
+
+    Attributes:
+        name: Source name (the mixture key).
+        annotation: The JSONL file.
+        root: Folder that relative image paths are resolved against.
+        repeat_time: Repeat (above 1) or subsampling (below 1) factor.
+        max_dynamic_patch: Tile budget per record with dynamic tiling; ``None`` keeps the
+            model's ``max_tiles``.
+        data_augment: Random JPEG re-encode (quality 75-100) of every tile.
+    """
 
     name: str
     annotation: Path
     root: Path
     repeat_time: float = 1.0
+    max_dynamic_patch: int | None = None
+    data_augment: bool = False
+
+
+def _source_settings(path: Path, name: str, item: dict) -> dict:
+    """Check and return the per-source ``max_dynamic_patch`` and ``data_augment``."""
+    budget = item.get("max_dynamic_patch")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+    ):
+        raise ValueError(
+            f"{path}: source {name!r}: max_dynamic_patch must be a whole number of tiles "
+            f">= 1, got {budget!r}."
+        )
+    augment = item.get("data_augment", False)
+    if not isinstance(augment, bool):
+        raise ValueError(
+            f"{path}: source {name!r}: data_augment must be true or false, got {augment!r}."
+        )
+    return {"max_dynamic_patch": budget, "data_augment": augment}
 
 
 def read_mixture(path: str | Path) -> list[CorpusEntry]:
@@ -62,7 +104,9 @@ def read_mixture(path: str | Path) -> list[CorpusEntry]:
         if not annotation.exists():
             raise FileNotFoundError(f"{path}: source {name!r}: {annotation} not found.")
         root = (path.parent / item.get("root", Path(item["annotation"]).parent)).resolve()
-        entries.append(CorpusEntry(name, annotation, root, float(item.get("repeat_time", 1.0))))
+        repeat = float(item.get("repeat_time", 1.0))
+        settings = _source_settings(path, name, item)
+        entries.append(CorpusEntry(name, annotation, root, repeat, **settings))
     return entries
 
 
@@ -81,6 +125,8 @@ def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordErr
                 yield err
                 continue
             record.meta.setdefault("source", entry.name)
+            record.max_dynamic_patch = entry.max_dynamic_patch
+            record.data_augment = entry.data_augment
             yield record
 
 

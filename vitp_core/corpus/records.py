@@ -77,6 +77,12 @@ class InstructionRecord:
         turns: Conversation turns; user and assistant alternate, assistant last.
         meta: Free-form metadata (``source``, ``task``, ``bands``, ``gsd``, ``modality``...).
         source: File and line the record was read from.
+        max_dynamic_patch: Tile budget of the record with dynamic tiling, set by its
+            mixture source (InternVL's per-dataset ``max_dynamic_patch``); ``None`` keeps
+            the processor's ``max_tiles``. A record with several images divides it among
+            them, as InternVL's fine-tuning script does.
+        data_augment: Re-encode every tile as JPEG at a random quality 75-100 (InternVL's
+            per-dataset ``data_augment``).
     """
 
     id: str
@@ -84,6 +90,8 @@ class InstructionRecord:
     turns: list[ConversationTurn]
     meta: dict[str, Any] = field(default_factory=dict)
     source: RecordSource | None = None
+    max_dynamic_patch: int | None = None
+    data_augment: bool = False
 
     @property
     def answers(self) -> list[str]:

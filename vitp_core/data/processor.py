@@ -3,18 +3,28 @@
 The processor belongs to the model (it knows the tokenizer, the tile size and how
 many visual tokens a tile becomes) and is handed to the data module, like a
 Hugging Face processor.
+
+Per-source settings of a mixture ride on each record and mean what they mean in
+InternVL's fine-tuning script (which ViTP trains with): ``max_dynamic_patch`` replaces
+``max_tiles`` as the record's tile budget; a record with ``n`` images gives each image
+``max(1, budget // n)`` tiles (2 images with a budget of 6: at most 3 tiles each, plus
+its thumbnail); ``data_augment`` re-encodes every
+tile as JPEG at a random quality 75-100 (the whole image before its resize without
+dynamic tiling).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
 from vitp_core.corpus.images import load_image
 from vitp_core.corpus.records import BadRecordError, InstructionRecord
+from vitp_core.data.jpeg import check_jpeg_compatible, random_jpeg
 from vitp_core.data.tiling import dynamic_tiles, resize_image
 from vitp_core.vlm.chat import encode_conversation
 
@@ -54,9 +64,12 @@ class SampleProcessor:
         mean: Per-band mean (0-1 scaled pixels); ImageNet's for 3 bands by default.
         std: Per-band standard deviation.
         dynamic_tiling: Cut large images into InternVL tiles.
-        max_tiles: Most tiles per image with dynamic tiling.
+        max_tiles: Tile budget of a record with dynamic tiling (InternVL's
+            ``max_dynamic_patch``) unless its source sets its own; several images of a
+            record share it.
         use_thumbnail: Add a thumbnail tile with dynamic tiling.
         max_seq_len: Longest token sequence accepted; longer records are bad records.
+        augment: Apply the sources' ``data_augment`` (turn off for evaluation).
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -70,6 +83,7 @@ class SampleProcessor:
     max_tiles: int = 6
     use_thumbnail: bool = True
     max_seq_len: int = 4096
+    augment: bool = True
     _mean: torch.Tensor = field(init=False, repr=False)
     _std: torch.Tensor = field(init=False, repr=False)
 
@@ -91,9 +105,25 @@ class SampleProcessor:
         """Visual tokens of one tile after the 2x2 pixel shuffle."""
         return (self.image_size // self.patch_size // 2) ** 2
 
+    def tile_budget(self, record: InstructionRecord) -> int:
+        """Most tiles (thumbnail aside) per image of ``record`` with dynamic tiling."""
+        budget = record.max_dynamic_patch or self.max_tiles
+        return max(1, budget // max(len(record.images), 1))
+
+    def _check_augment(self, image: torch.Tensor, record: InstructionRecord, path: Path) -> None:
+        try:
+            check_jpeg_compatible(image)
+        except ValueError as err:
+            raise BadRecordError(
+                record.source,
+                f"{path}: its source has data_augment (JPEG re-encode) but {err}: "
+                "set data_augment false for this source.",
+            ) from err
+
     def image_tiles(self, record: InstructionRecord) -> list[torch.Tensor]:
         """Load, tile and normalise every image of ``record``: a list of ``(t, C, S, S)``."""
         tiles = []
+        augment = self.augment and record.data_augment
         for path in record.images:
             image = torch.from_numpy(load_image(path, self.bands))
             if image.shape[0] == 1 and self.in_chans == 3:
@@ -104,14 +134,20 @@ class SampleProcessor:
                     f"{path} has {image.shape[0]} band(s) but the model takes {self.in_chans}: "
                     "set data bands (e.g. bands: [4, 3, 2]) or model in_chans.",
                 )
+            if augment:
+                self._check_augment(image, record, path)
             if self.dynamic_tiling:
                 image_tiles = dynamic_tiles(
                     image,
                     self.image_size,
-                    max_tiles=self.max_tiles,
+                    max_tiles=self.tile_budget(record),
                     use_thumbnail=self.use_thumbnail,
                 )
+                if augment:
+                    image_tiles = torch.stack([random_jpeg(tile) for tile in image_tiles])
             else:
+                if augment:
+                    image = random_jpeg(image)
                 image_tiles = resize_image(image, self.image_size, self.image_size)[None]
             tiles.append((image_tiles - self._mean) / self._std)
         return tiles
