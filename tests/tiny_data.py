@@ -9,10 +9,22 @@ import numpy as np
 from PIL import Image
 
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
+#: Questions whose wording alone decides the answer (``answer_from="text"``).
+TEXT_QUESTIONS = {
+    "red": "Name a warm colour.",
+    "green": "Name a leafy colour.",
+    "blue": "Name a sky colour.",
+}
 
 
-def write_tiny_corpus(folder: Path, n: int = 12, size: int = 32, seed: int = 0) -> Path:
-    """Write ``n`` seeded solid-colour PNGs and a one-question JSONL corpus about their colour."""
+def write_tiny_corpus(
+    folder: Path, n: int = 12, size: int = 32, seed: int = 0, answer_from: str = "image"
+) -> Path:
+    """Write ``n`` seeded solid-colour PNGs and a one-question JSONL corpus about their colour.
+
+    ``answer_from="image"``: only the pixels tell the answer. ``"text"``: the question's
+    wording decides the answer and the image's colour is unrelated to it.
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "images").mkdir(exist_ok=True)
@@ -20,6 +32,9 @@ def write_tiny_corpus(folder: Path, n: int = 12, size: int = 32, seed: int = 0) 
     names = sorted(COLOURS)
     for i in range(n):
         name = names[i % len(names)]
+        said = names[int(rng.integers(len(names)))] if answer_from == "text" else name
+        question = "What colour is this?" if answer_from == "image" else TEXT_QUESTIONS[said]
+        answer = name if answer_from == "image" else said
         pixels = np.clip(
             np.array(COLOURS[name])[None, None] + rng.normal(0, 10, (size, size, 3)), 0, 255
         ).astype(np.uint8)
@@ -28,10 +43,10 @@ def write_tiny_corpus(folder: Path, n: int = 12, size: int = 32, seed: int = 0) 
             "id": f"tiny-{i:03d}",
             "image": f"images/{i:03d}.png",
             "conversations": [
-                {"from": "human", "value": "<image>\nWhat colour is this?"},
-                {"from": "gpt", "value": name},
+                {"from": "human", "value": f"<image>\n{question}"},
+                {"from": "gpt", "value": answer},
             ],
-            "meta": {"source": "tiny", "task": "classification"},
+            "meta": {"source": "tiny", "task": "classification", "label": name},
         }
         lines.append(json.dumps(record))
     corpus = folder / "corpus.jsonl"

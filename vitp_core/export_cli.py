@@ -43,12 +43,12 @@ def _load_vit(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, An
         raise ValueError(
             "checkpoint has no model.vit.* weights: is it a `vitp pretrain` checkpoint?"
         )
-    if hparams.get("init_from"):
+    # Runs record the InternVL folder their architecture comes from (older ones: init_from).
+    origin = hparams.get("architecture_origin", hparams.get("init_from"))
+    if origin:
         from vitp_core.checkpoints.internvl import backbone_from_state
 
-        vit = backbone_from_state(
-            state, img_size=hparams.get("img_size"), init_from=hparams.get("init_from")
-        )
+        vit = backbone_from_state(state, img_size=hparams.get("img_size"), init_from=origin)
     else:
         vit = create_backbone(
             hparams.get("vit", "vitp_tiny_patch16_224"),

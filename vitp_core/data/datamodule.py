@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,24 @@ def _missing_images(record: InstructionRecord) -> BadRecordError | None:
     return None
 
 
+def _hold_out(
+    records: list[InstructionRecord], wanted: int, seed: int
+) -> tuple[list[InstructionRecord], list[InstructionRecord]]:
+    """Split off up to ``wanted`` records (by id: repeats of a held-out record go too).
+
+    At most a fifth of the distinct records are held out, and none from corpora under 10.
+    """
+    ids = sorted({record.id for record in records})
+    count = min(wanted, len(ids) // 5) if len(ids) >= 10 else 0
+    chosen = set(random.Random(seed).sample(ids, count)) if count else set()
+    held, seen = [], set()
+    for record in records:
+        if record.id in chosen and record.id not in seen:
+            held.append(record)
+            seen.add(record.id)
+    return held, [record for record in records if record.id not in chosen]
+
+
 class InstructionDataModule(L.LightningDataModule):
     """Batches of instruction records for ViTP pretraining.
 
@@ -47,6 +66,9 @@ class InstructionDataModule(L.LightningDataModule):
         on_bad_record: ``"skip"`` (count and go on) or ``"raise"`` (stop at the first).
         seed: Seed of the shuffle and of the validation split.
         demo_dir: Where the demo corpus is built when ``corpus`` is ``None``.
+        reliance_records: Records held out of training (and validation) to measure image
+            reliance (:class:`vitp_core.training.reliance.ImageRelianceMonitor`); at most
+            a fifth of the corpus, none below 10 records. 0 holds out nothing.
     """
 
     def __init__(
@@ -59,8 +81,10 @@ class InstructionDataModule(L.LightningDataModule):
         on_bad_record: OnBadRecord = "skip",
         seed: int = 0,
         demo_dir: str = "runs/demo_corpus",
+        reliance_records: int = 64,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters(ignore=["processor"])  # recorded in checkpoints
         self.corpus = corpus
         self.processor = processor
         self.batch_size = batch_size
@@ -69,9 +93,12 @@ class InstructionDataModule(L.LightningDataModule):
         self.on_bad_record = on_bad_record
         self.seed = seed
         self.demo_dir = demo_dir
+        self.reliance_records = reliance_records
         self.bad_records: list[BadRecordError] = []
         self.train_records: list[InstructionRecord] = []
         self.val_records: list[InstructionRecord] = []
+        #: Held-out records of the image-reliance measurement (never trained on).
+        self.held_out_records: list[InstructionRecord] = []
         self.sampler: ResumableRandomSampler | None = None
         self._resume_state: dict[str, int] | None = None
 
@@ -113,6 +140,8 @@ class InstructionDataModule(L.LightningDataModule):
                 self._reject(error)
         if not usable:
             raise ValueError(f"{self.corpus_path}: no usable record ({len(self.bad_records)} bad).")
+        self.held_out_records, usable = _hold_out(usable, self.reliance_records, self.seed)
+        random.Random(self.seed).shuffle(usable)  # mixtures list sources (often classes) in order
         n_val = int(len(usable) * self.val_fraction)
         self.val_records, self.train_records = usable[:n_val], usable[n_val:]
 

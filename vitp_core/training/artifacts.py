@@ -8,6 +8,7 @@ The loss history is part of the callback state, so a resumed run plots the whole
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +17,74 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text
 from vitp_core.export import export_backbone
+from vitp_core.training.reliance import NOT_READING_ADVICE, ImageReliance, ImageRelianceMonitor
 from vitp_core.vlm.tokenizer import save_tokenizer
 
 __all__ = ["RunArtifacts", "plot_loss_curve"]
 
 
-def plot_loss_curve(steps: list[int], losses: list[float], out: Path, title: str) -> Path:
-    """Write a PNG of training loss against optimizer step (atomically)."""
+def _smooth(values: list[float]) -> tuple[list[float], int]:
+    window = max(len(values) // 20, 5)
+    means = [
+        sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+        for i in range(len(values))
+    ]
+    return means, window
+
+
+def plot_loss_curve(
+    steps: list[int],
+    losses: list[float],
+    out: Path,
+    title: str,
+    reliance: Sequence[ImageReliance] = (),
+) -> Path:
+    """Write a PNG of training loss against optimizer step (atomically).
+
+    With ``reliance`` measurements a second panel shows the held-out answer loss with
+    each record's own image and with another record's, and their gap.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    panels = 2 if reliance else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(6, 3.5 * panels), dpi=120, squeeze=False)
+    ax = axes[0, 0]
     ax.plot(steps, losses, lw=0.8, alpha=0.5, label="loss per step")
     if len(losses) >= 10:
-        window = max(len(losses) // 20, 5)
-        smooth = [
-            sum(losses[max(0, i - window + 1) : i + 1])
-            / len(losses[max(0, i - window + 1) : i + 1])
-            for i in range(len(losses))
-        ]
+        smooth, window = _smooth(losses)
         ax.plot(steps, smooth, lw=1.6, label=f"mean of last {window}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("answer-token cross-entropy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    if reliance:
+        _plot_reliance(axes[1, 0], reliance)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return out
+
+
+def _plot_reliance(ax: Any, reliance: Sequence[ImageReliance]) -> None:
+    at = [r.step for r in reliance]
+    ax.plot(at, [r.own for r in reliance], marker="o", label="own image")
+    ax.plot(at, [r.other for r in reliance], marker="o", label="another record's image")
+    twin = ax.twinx()
+    twin.plot(at, [r.gap for r in reliance], color="black", ls="--", marker="s", label="gap")
+    twin.axhline(0.0, color="grey", lw=0.6)
+    twin.set_ylabel("gap (nats per answer)")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("held-out answer loss (nats per answer)")
+    ax.set_title("image reliance: does the LM read the image?")
+    ax.grid(alpha=0.3)
+    lines = ax.get_legend_handles_labels()
+    twin_lines = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + twin_lines[0], lines[1] + twin_lines[1], fontsize=8)
 
 
 class RunArtifacts(L.Callback):
@@ -103,14 +140,30 @@ class RunArtifacts(L.Callback):
             "records": datamodule.num_records,
         }
 
+    @staticmethod
+    def _reliance(
+        trainer: L.Trainer, pl_module: L.LightningModule
+    ) -> tuple[ImageRelianceMonitor | None, ImageReliance | None]:
+        """The run's image-reliance monitor and its final measurement (taken now if needed)."""
+        for callback in trainer.callbacks:
+            if isinstance(callback, ImageRelianceMonitor):
+                return callback, callback.measure(trainer, pl_module)
+        return None, None
+
     @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write the curve, the backbone, the bad-record report and a summary; print where."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         written: dict[str, str] = {}
+        monitor, reliance = self._reliance(trainer, pl_module)
+        history = monitor.history if monitor is not None else []
         if self.losses:
             curve = plot_loss_curve(
-                self.steps, self.losses, self.run_dir / "loss_curve.png", "ViTP pretraining"
+                self.steps,
+                self.losses,
+                self.run_dir / "loss_curve.png",
+                "ViTP pretraining",
+                history,
             )
             written["loss curve"] = str(curve)
         bad = self._bad_records(trainer, pl_module)
@@ -119,8 +172,10 @@ class RunArtifacts(L.Callback):
         )
         written["bad records"] = str(atomic_write_text(self.run_dir / "bad_records.jsonl", lines))
         corpus = self._corpus_info(trainer)
+        reliance_summary = _reliance_summary(monitor, reliance)
         if self.export:
-            meta = pl_module.backbone_metadata(corpus)
+            extra = {"image_reliance": reliance_summary} if reliance_summary else {}
+            meta = pl_module.backbone_metadata(corpus, extra)
             written["backbone"] = str(
                 export_backbone(pl_module.model.vit, self.run_dir / "backbone.safetensors", meta)
             )
@@ -133,6 +188,7 @@ class RunArtifacts(L.Callback):
             "final_loss": self.losses[-1] if self.losses else None,
             "corpus": corpus,
             "bad_records": len(bad),
+            "image_reliance": reliance_summary,
             "artifacts": written,
         }
         atomic_write_json(self.run_dir / "run_summary.json", summary)
@@ -146,5 +202,30 @@ class RunArtifacts(L.Callback):
             f"corpus: {summary['corpus'].get('path')} ({summary['corpus'].get('records')} records)"
         )
         print(f"bad records skipped: {len(bad)}" + (f" (first: {bad[0]})" if bad else ""))
+        reliance = summary.get("image_reliance")
+        if reliance:
+            print(
+                f"image reliance on {reliance['records']} held-out records: answer loss "
+                f"{reliance['own']:.3f} with their own image, {reliance['other']:.3f} with "
+                f"another's, gap {reliance['gap']:.3f} nats per answer"
+            )
+            if not reliance["reading"]:
+                print(f"  -> below {reliance['min_gap']}: {NOT_READING_ADVICE}")
         for label, path in written.items():
             print(f"  {label:12s} {path}")
+
+
+def _reliance_summary(
+    monitor: ImageRelianceMonitor | None, final: ImageReliance | None
+) -> dict[str, Any] | None:
+    """``run_summary.json``'s ``image_reliance``: the final values and the history."""
+    if monitor is None or final is None:
+        return None
+    return {
+        **final.to_dict(),
+        "reading": monitor.is_reading(final),
+        "min_gap": monitor.min_gap,
+        "history": [
+            {"step": r.step, "own": r.own, "other": r.other, "gap": r.gap} for r in monitor.history
+        ],
+    }

@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import CSVLogger
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.training.artifacts import RunArtifacts
 from vitp_core.training.module import ViTPPretrainModule
+from vitp_core.training.reliance import ImageRelianceMonitor
 
 __all__ = ["DEFAULT_CONFIG", "ViTPCLI", "run_pretrain_cli"]
 
@@ -39,6 +40,7 @@ class ViTPCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(RunArtifacts, "artifacts")
+        parser.add_lightning_class_args(ImageRelianceMonitor, "reliance")
         parser.link_arguments(
             "run_dir", "checkpoint.dirpath", compute_fn=lambda d: f"{d}/checkpoints"
         )

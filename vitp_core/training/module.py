@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 import lightning as L
@@ -13,12 +14,22 @@ from vitp_core.data.collate import CollatedBatch
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.export import BackboneMetadata
 from vitp_core.training.schedule import cosine_with_warmup, decay_parameter_groups
+from vitp_core.training.starts import (
+    ARCHITECTURE_KEYS,
+    RunStart,
+    find_run_checkpoint,
+    load_vit_weights,
+    read_run_start,
+    vit_export_metadata,
+)
 from vitp_core.vlm.language_model import build_language_model
 from vitp_core.vlm.model import ViTPModel
 from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, load_tokenizer
 from vitp_core.vlm.vrl import VRLConfig
 
 __all__ = ["ViTPPretrainModule"]
+
+log = logging.getLogger(__name__)
 
 
 class ViTPPretrainModule(L.LightningModule):
@@ -38,7 +49,14 @@ class ViTPPretrainModule(L.LightningModule):
         lm_config: Qwen2 config overrides of the built LM.
         tokenizer: ``"bytes"`` (offline byte-level) or a Hub id / folder; defaults to ``lm``'s.
         trust_remote_code: Allow remote code for ``lm``/``tokenizer`` (off unless you ask).
-        init_from: An InternVL2.5 HF folder to start from (ViT, projector, LM, tokenizer).
+        init_from: Where the whole VLM starts: a previous vitp run folder (its
+            ``checkpoints/last.ckpt``) or ``.ckpt`` file -- a staged recipe, e.g. domain
+            ViTP after an alignment run: ViT, projector, LM, tokenizer, image size and
+            bands all come from it and the model settings naming them are ignored -- or
+            an InternVL2.5 HF folder.
+        vit_weights: A ViT-only start: a ``vitp export`` (its sidecar also sets ``vit``,
+            ``vit_kwargs``, bands and normalisation), a timm or InternViT state dict, or an
+            MAE-pretrained tower saved as one. Loaded strictly after the model is built.
         vrl_ratio: Share of a sample's visual tokens dropped.
         vrl_apply_prob: Probability a sample is dropped at all.
         vrl_mode: ``late`` (after the projector, the paper), ``early`` (before the ViT
@@ -77,6 +95,7 @@ class ViTPPretrainModule(L.LightningModule):
         tokenizer: str | None = None,
         trust_remote_code: bool = False,
         init_from: str | None = None,
+        vit_weights: str | None = None,
         vrl_ratio: float = 0.75,
         vrl_apply_prob: float = 1.0,
         vrl_mode: Literal["late", "early", "padded"] = "late",
@@ -99,10 +118,7 @@ class ViTPPretrainModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         vrl = VRLConfig(vrl_ratio, vrl_apply_prob, vrl_mode)
-        if init_from is not None:
-            self.model, self.tokenizer = self._from_internvl(init_from, vrl)
-        else:
-            self.model, self.tokenizer = self._build(vrl)
+        self.model, self.tokenizer = self._start(vrl)
         self.hparams.img_size = int(self.model.vit.patch_embed.img_size[0])
         self.model.freeze(vit=freeze_vit, projector=freeze_projector, lm=freeze_lm)
         if gradient_checkpointing:
@@ -122,6 +138,56 @@ class ViTPPretrainModule(L.LightningModule):
         )
         #: Records skipped while loading, once each (keyed by file:line).
         self.skipped_records: dict[str, BadRecordError] = {}
+
+    def _start(self, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
+        """Build the model from ``init_from`` / ``vit_weights`` / the settings."""
+        hp = self.hparams
+        hp.lineage, hp.architecture_origin = [], None
+        run = find_run_checkpoint(hp.init_from) if hp.init_from is not None else None
+        if run is not None:
+            model, tokenizer = self._from_run(read_run_start(run), vrl)
+        elif hp.init_from is not None:
+            hp.architecture_origin = hp.init_from
+            model, tokenizer = self._from_internvl(hp.init_from, vrl)
+        else:
+            self._adopt_vit_export()
+            model, tokenizer = self._build(vrl)
+        if hp.vit_weights is not None:
+            load_vit_weights(model.vit, hp.vit_weights)
+            log.info("ViT initialised from %s", hp.vit_weights)
+        return model, tokenizer
+
+    def _adopt_vit_export(self) -> None:
+        """Take the ViT's architecture, bands and normalisation from a ``vitp export``."""
+        hp = self.hparams
+        meta = vit_export_metadata(hp.vit_weights) if hp.vit_weights is not None else None
+        if meta is None:
+            return
+        hp.vit, hp.vit_kwargs, hp.in_chans = meta.model, dict(meta.model_kwargs), meta.in_chans
+        hp.img_size = hp.img_size or int(meta.img_size[0])
+        hp.band_names = hp.band_names or meta.band_names
+        hp.mean, hp.std = hp.mean or meta.mean, hp.std or meta.std
+
+    def _from_run(self, start: RunStart, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
+        """Continue from a previous vitp run: its architecture, then all of its weights."""
+        hp = self.hparams
+        for key in ARCHITECTURE_KEYS:
+            hp[key] = start.hparams.get(key)
+        if start.tokenizer_dir is not None:
+            hp.tokenizer = str(start.tokenizer_dir)
+        origin = hp.architecture_origin
+        model, tokenizer = self._from_internvl(origin, vrl) if origin else self._build(vrl)
+        model.load_state_dict(start.state, strict=True)
+        hp.lineage = start.lineage
+        log.info(
+            "continuing from %s (%d steps): vit %s %s, img_size %s",
+            start.checkpoint,
+            start.global_step,
+            hp.vit,
+            hp.vit_kwargs,
+            hp.img_size,
+        )
+        return model, tokenizer
 
     def _build(self, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
         hp = self.hparams
@@ -199,15 +265,27 @@ class ViTPPretrainModule(L.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
-    def backbone_metadata(self, corpus: dict[str, Any] | None = None) -> BackboneMetadata:
+    def backbone_metadata(
+        self, corpus: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    ) -> BackboneMetadata:
         """Sidecar metadata of the current ViT for :func:`vitp_core.export.export_backbone`."""
-        return metadata_from_hparams(dict(self.hparams), self.model.vit, self.global_step, corpus)
+        return metadata_from_hparams(
+            dict(self.hparams), self.model.vit, self.global_step, corpus, extra
+        )
 
 
 def metadata_from_hparams(
-    hparams: dict[str, Any], vit: Any, steps: int, corpus: dict[str, Any] | None = None
+    hparams: dict[str, Any],
+    vit: Any,
+    steps: int,
+    corpus: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> BackboneMetadata:
-    """Build export metadata from the module's hyper-parameters and its ViT."""
+    """Build export metadata from the module's hyper-parameters and its ViT.
+
+    ``extra`` (e.g. the final image reliance) is recorded next to the run's ``lineage``:
+    the stages it continued from.
+    """
     size = hparams.get("img_size", 128)
     processor_mean = hparams.get("mean")
     in_chans = int(vit.patch_embed.proj.weight.shape[1])
@@ -219,7 +297,7 @@ def metadata_from_hparams(
         mean = processor_mean or [0.5] * in_chans
         std = hparams.get("std") or [0.25] * in_chans
     model_kwargs = dict(hparams.get("vit_kwargs") or {})
-    if hparams.get("init_from"):
+    if hparams.get("architecture_origin") or hparams.get("init_from"):
         model_kwargs.update(getattr(vit, "vitp_model_kwargs", {}))
     return BackboneMetadata(
         model=str(getattr(vit, "vitp_model_name", hparams.get("vit"))),
@@ -238,4 +316,5 @@ def metadata_from_hparams(
             "mode": hparams.get("vrl_mode"),
         },
         steps=int(steps),
+        extra={"lineage": list(hparams.get("lineage") or []), **(extra or {})},
     )

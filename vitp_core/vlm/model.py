@@ -18,9 +18,9 @@ from transformers import PreTrainedModel
 from vitp_core.backbone import encode_patch_tokens
 from vitp_core.vlm.pixel_shuffle import pixel_shuffle_index
 from vitp_core.vlm.projector import VisualProjector
-from vitp_core.vlm.vrl import VRLConfig, compact_sequences, draw_visual_drop
+from vitp_core.vlm.vrl import CompactSequences, VRLConfig, compact_sequences, draw_visual_drop
 
-__all__ = ["ViTPModel", "ViTPOutput", "VisualBatch"]
+__all__ = ["AnswerNLL", "ViTPModel", "ViTPOutput", "VisualBatch"]
 
 
 @dataclass
@@ -44,6 +44,19 @@ class VisualBatch:
     def to(self, device: torch.device | str) -> VisualBatch:
         """Move every tensor to ``device``."""
         return VisualBatch(*(t.to(device) for t in self.__dict__.values()))
+
+
+@dataclass
+class AnswerNLL:
+    """Per-answer losses of a batch.
+
+    Attributes:
+        nll: ``(A,)`` summed token negative log-likelihood of each answer, in nats.
+        sample: ``(A,)`` batch row of each answer.
+    """
+
+    nll: torch.Tensor
+    sample: torch.Tensor
 
 
 @dataclass
@@ -171,11 +184,17 @@ class ViTPModel(nn.Module):
         drop[is_visual] = visual_drop.flatten()
         return drop
 
-    def forward(self, batch: VisualBatch) -> ViTPOutput:
-        """Compute the answer-token loss of a batch (VRL only when ``self.training``)."""
+    def _language_inputs(
+        self, batch: VisualBatch, vrl: VRLConfig
+    ) -> tuple[CompactSequences, torch.Tensor, torch.Tensor]:
+        """Drop visual tokens as ``vrl`` says and embed the remaining sequence.
+
+        Returns:
+            The compacted sequences, their ``(B, L', D)`` input embeddings and the
+            ``(B, L')`` mask of the visual positions that remain.
+        """
         num_tiles = batch.pixel_values.shape[0]
         per_tile = self.tokens_per_tile(*batch.pixel_values.shape[-2:]) if num_tiles else 0
-        vrl = self.vrl if self.training else VRLConfig(ratio=0.0)
         visual_drop = draw_visual_drop(
             vrl, batch.tile_sample, per_tile, batch.input_ids.shape[0], self.generator
         )
@@ -194,6 +213,12 @@ class ViTPModel(nn.Module):
         embeds = self.language_model.get_input_embeddings()(sequence.input_ids)
         is_visual = (sequence.input_ids == self.image_token_id) & sequence.attention_mask.bool()
         embeds = embeds.masked_scatter(is_visual.unsqueeze(-1), visual.to(embeds.dtype))
+        return sequence, embeds, is_visual
+
+    def forward(self, batch: VisualBatch) -> ViTPOutput:
+        """Compute the answer-token loss of a batch (VRL only when ``self.training``)."""
+        vrl = self.vrl if self.training else VRLConfig(ratio=0.0)
+        sequence, embeds, is_visual = self._language_inputs(batch, vrl)
         out = self.language_model(
             inputs_embeds=embeds,
             attention_mask=sequence.attention_mask,
@@ -208,3 +233,38 @@ class ViTPModel(nn.Module):
             visual_tokens=int(is_visual.sum()),
             padded_slots=int(sequence.attention_mask.numel()),
         )
+
+    @torch.no_grad()
+    def answer_nll(self, batch: VisualBatch) -> AnswerNLL:
+        """Negative log-likelihood of every answer, summed over its tokens (no VRL).
+
+        An answer is a maximal run of consecutive supervised target tokens, i.e. one
+        assistant turn. Summing (rather than averaging) over its tokens keeps answers
+        comparable whatever the length of their template text.
+
+        Args:
+            batch: A collated batch.
+
+        Returns:
+            Per-answer summed NLL in nats and the sample each answer belongs to.
+        """
+        sequence, embeds, _ = self._language_inputs(batch, VRLConfig(ratio=0.0))
+        logits = self.language_model(
+            inputs_embeds=embeds,
+            attention_mask=sequence.attention_mask,
+            position_ids=sequence.position_ids,
+            use_cache=False,
+        ).logits
+        targets = sequence.labels[:, 1:]
+        supervised = targets != -100
+        token_nll = nn.functional.cross_entropy(
+            logits[:, :-1].float().transpose(1, 2), targets.clamp(min=0), reduction="none"
+        )
+        starts = supervised & ~nn.functional.pad(supervised[:, :-1], (1, 0), value=False)
+        answer_id = (starts.flatten().long().cumsum(0) - 1).reshape(supervised.shape)
+        count = int(starts.sum())
+        totals = torch.zeros(count, device=logits.device).index_add_(
+            0, answer_id[supervised], token_nll[supervised]
+        )
+        rows = torch.arange(supervised.shape[0], device=logits.device)[:, None].expand_as(starts)
+        return AnswerNLL(nll=totals, sample=rows[starts])

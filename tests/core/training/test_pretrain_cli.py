@@ -54,6 +54,14 @@ def test_pretrain_writes_checkpoint_curve_and_loadable_export(
     missing, unexpected = vit.load_state_dict(load_file(run / "backbone.safetensors"))
     assert not missing and not unexpected
     assert meta["steps"] == 3 and meta["vrl"] == {"ratio": 0.75, "apply_prob": 1.0, "mode": "late"}
+    # Image reliance, measured at the end on held-out records, in every output.
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"reliance/own", "reliance/other", "reliance/gap"} <= set(header)
+    reliance = json.loads((run / "run_summary.json").read_text())["image_reliance"]
+    assert reliance["step"] == 3 and reliance["records"] == 2
+    assert reliance["gap"] == pytest.approx(reliance["other"] - reliance["own"])
+    assert meta["extra"]["image_reliance"]["gap"] == reliance["gap"]
+    assert "image reliance on 2 held-out records" in result.stdout
 
 
 def _add_bad_records(corpus: Path) -> None:
