@@ -3,7 +3,9 @@
 The sidecar (``backbone.json`` next to ``backbone.safetensors``) says how to rebuild the
 model (timm name and its keyword arguments), how to feed it (bands, normalisation), where
 it came from (corpus, VRL settings, steps) and the SHA-256 of the weights file, which
-:func:`load_backbone` checks.
+:func:`load_backbone` checks: a sidecar without a checksum is refused unless the caller
+opts out with ``verify_checksum=False``. Non-finite (NaN/Inf) weights are never written
+and never loaded.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,13 @@ from vitp_core.backbone import STOCK_TIMM_EQUIVALENT, create_backbone
 __all__ = [
     "BackboneChecksumError",
     "BackboneMetadata",
+    "NonFiniteWeightsError",
+    "check_finite_state",
     "export_backbone",
     "load_backbone",
     "read_metadata",
     "sidecar_path",
+    "verify_sidecar_checksum",
 ]
 
 FORMAT_NAME = "vitp-backbone"
@@ -36,7 +42,67 @@ FORMAT_VERSION = 1
 
 
 class BackboneChecksumError(RuntimeError):
-    """The weights file does not match the SHA-256 recorded in its sidecar."""
+    """The weights file does not match the SHA-256 recorded in its sidecar (or it has none)."""
+
+
+class NonFiniteWeightsError(ValueError):
+    """A state dict holds NaN or infinite values; it is neither written nor loaded."""
+
+
+def check_finite_state(state: Mapping[str, torch.Tensor], what: str | os.PathLike[str]) -> None:
+    """Refuse a state dict with NaN/Inf values in any floating-point tensor.
+
+    Args:
+        state: Tensor name -> tensor.
+        what: The file or object the state belongs to, named in the error.
+
+    Raises:
+        NonFiniteWeightsError: Naming the first offending tensors and how many values
+            of each are not finite.
+    """
+    bad = []
+    for name, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            count = int((~torch.isfinite(tensor)).sum())
+            if count:
+                bad.append(f"{name} ({count} NaN/Inf of {tensor.numel()})")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise NonFiniteWeightsError(
+            f"{what}: {len(bad)} tensor(s) hold non-finite values: {shown}. The weights are "
+            "unusable (a diverged run?); use an earlier checkpoint."
+        )
+
+
+def verify_sidecar_checksum(
+    path: str | os.PathLike[str], meta: BackboneMetadata, *, verify_checksum: bool = True
+) -> None:
+    """Check a weights file against the SHA-256 recorded in its sidecar.
+
+    Args:
+        path: The weights file.
+        meta: Its sidecar.
+        verify_checksum: ``False`` skips the check (for files whose sidecar was written
+            by hand); a sidecar without a checksum is an error otherwise.
+
+    Raises:
+        BackboneChecksumError: When the sidecar records no checksum, or another one.
+    """
+    if not verify_checksum:
+        return
+    side = sidecar_path(path)
+    if not str(meta.sha256 or "").strip():
+        raise BackboneChecksumError(
+            f"{path}: its sidecar {side} records no sha256, so the weights cannot be checked. "
+            "Re-export them with `vitp export`, or, if you trust the file, load it with "
+            "verify_checksum=False."
+        )
+    actual = sha256_file(path)
+    if actual != meta.sha256:
+        raise BackboneChecksumError(
+            f"{path}: SHA-256 {actual} does not match {meta.sha256} recorded in "
+            f"{side}; the file is corrupt or was replaced. Re-export it."
+        )
 
 
 @dataclass
@@ -146,11 +212,15 @@ def export_backbone(
 
     Returns:
         The path of the weights file.
+
+    Raises:
+        NonFiniteWeightsError: When a weight is NaN/Inf (nothing is written).
     """
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ValueError(f"Export target must end with .safetensors, got {out}.")
     state = {k: v.detach().cpu().contiguous() for k, v in vit.state_dict().items()}
+    check_finite_state(state, f"export to {out}")
     with atomic_path(out) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT_NAME, "model": metadata.model})
         metadata.sha256 = sha256_file(tmp)
@@ -177,7 +247,7 @@ def read_metadata(weights_path: str | os.PathLike[str]) -> BackboneMetadata:
 def load_backbone(
     path: str | os.PathLike[str],
     *,
-    verify: bool = True,
+    verify_checksum: bool = True,
     strict: bool = True,
     **overrides: Any,
 ) -> VisionTransformer:
@@ -185,7 +255,8 @@ def load_backbone(
 
     Args:
         path: The ``.safetensors`` file written by :func:`export_backbone` / ``vitp export``.
-        verify: Check the file's SHA-256 against the sidecar.
+        verify_checksum: Check the file's SHA-256 against the sidecar; a sidecar without
+            one is an error unless this is ``False``.
         strict: Require every key to match.
         **overrides: ``timm.create_model`` overrides, e.g. ``img_size=512`` (the position
             grid is resampled) or ``drop_path_rate=0.1``.
@@ -194,19 +265,16 @@ def load_backbone(
         The model with the exported weights, in eval mode.
 
     Raises:
-        BackboneChecksumError: When ``verify`` and the hash differs.
+        BackboneChecksumError: When the hash differs from the sidecar's, or the sidecar
+            has none (and ``verify_checksum`` is true).
+        NonFiniteWeightsError: When a weight is NaN/Inf.
     """
     path = Path(path)
     meta = read_metadata(path)
-    if verify and meta.sha256:
-        actual = sha256_file(path)
-        if actual != meta.sha256:
-            raise BackboneChecksumError(
-                f"{path}: SHA-256 {actual} does not match {meta.sha256} recorded in "
-                f"{sidecar_path(path)}; the file is corrupt or was replaced. Re-export it."
-            )
-    model = meta.create_model(**overrides)
+    verify_sidecar_checksum(path, meta, verify_checksum=verify_checksum)
     state = load_file(str(path))
+    check_finite_state(state, path)
+    model = meta.create_model(**overrides)
     state = _resample_for(model, state)
     model.load_state_dict(state, strict=strict)
     return model.eval()

@@ -59,3 +59,53 @@ def test_export_leaves_no_partial_file_on_error(tmp_path) -> None:
     with pytest.raises(ValueError):
         export_backbone(vit, tmp_path / "x.bin", BackboneMetadata("m", (32, 32), 16, 4, 192))
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def _poison(vit: torch.nn.Module, name: str = "blocks.1.mlp.fc1.weight") -> None:
+    with torch.no_grad():
+        dict(vit.named_parameters())[name][0, :3] = float("nan")
+
+
+def test_export_refuses_non_finite_weights_and_writes_nothing(tmp_path) -> None:
+    from vitp_core.export import NonFiniteWeightsError
+
+    vit, _ = _export(tmp_path / "ok")
+    _poison(vit)
+    meta = BackboneMetadata("vitp_tiny_patch16_224", (32, 32), 16, 4, 192, {"depth": 2})
+    with pytest.raises(NonFiniteWeightsError, match=r"blocks\.1\.mlp\.fc1\.weight \(3 NaN/Inf"):
+        export_backbone(vit, tmp_path / "bad.safetensors", meta)
+    assert not list(tmp_path.glob("bad*")) and not list(tmp_path.glob(".bad*"))
+
+
+def test_load_backbone_refuses_non_finite_weights(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from vitp_core.atomic_io import sha256_file
+    from vitp_core.export import NonFiniteWeightsError
+
+    _, path = _export(tmp_path)
+    state = load_file(path)
+    state["blocks.0.attn.qkv.bias"][5] = float("inf")
+    save_file(state, str(path))
+    sidecar = path.with_suffix(".json")
+    payload = json.loads(sidecar.read_text())
+    payload["sha256"] = sha256_file(path)  # a consistent, signed, but non-finite export
+    sidecar.write_text(json.dumps(payload))
+    with pytest.raises(NonFiniteWeightsError, match=r"bb\.safetensors: .*blocks\.0\.attn\.qkv"):
+        load_backbone(path)
+
+
+@pytest.mark.parametrize("blank", ["", None])
+def test_missing_checksum_is_an_error_unless_opted_out(tmp_path, blank) -> None:
+    vit, path = _export(tmp_path)
+    sidecar = path.with_suffix(".json")
+    payload = json.loads(sidecar.read_text())
+    if blank is None:
+        del payload["sha256"]
+    else:
+        payload["sha256"] = blank
+    sidecar.write_text(json.dumps(payload))
+    with pytest.raises(BackboneChecksumError, match=r"records no sha256.*verify_checksum=False"):
+        load_backbone(path)
+    x = torch.randn(1, 4, 32, 32)
+    torch.testing.assert_close(load_backbone(path, verify_checksum=False)(x), vit.eval()(x))
