@@ -7,7 +7,7 @@ from vitp_monai.networks import VitpUNETR
 
 @pytest.mark.parametrize(
     ("spatial_dims", "size"),
-    [(2, (37, 45)), (3, (35, 51, 35)), (3, (17, 20, 9))],
+    [(2, (37, 45)), (3, (35, 51, 35)), (3, (17, 20, 16))],
 )
 def test_unetr_output_matches_odd_input_size(spatial_dims: int, size: tuple) -> None:
     net = VitpUNETR(

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from vitp_monai.networks.encoder import VitpEncoder
+from vitp_monai.networks.input_checks import check_network_input
 from vitp_monai.networks.padding import pad_to_multiple
 
 __all__ = ["VitpClassifier"]
@@ -18,7 +19,9 @@ __all__ = ["VitpClassifier"]
 class VitpClassifier(nn.Module):
     """ViTP ViT + linear head for 2D images or 3D volumes.
 
-    Inputs whose sides are not multiples of the patch size are zero-padded at their end.
+    Inputs whose sides are not multiples of the patch size are zero-padded at their end;
+    inputs smaller than one patch along an axis, with the wrong rank or channel count, or
+    with NaN/Inf values are refused with a one-sentence ``ValueError``.
 
     Args:
         in_channels: Input channels.
@@ -32,6 +35,9 @@ class VitpClassifier(nn.Module):
         drop_path_rate: Stochastic depth of the backbone.
         backbone_kwargs: Further ``timm.create_model`` arguments.
         pretrained: Backbone weights (see :class:`~vitp_monai.networks.VitpEncoder`).
+        pretrained_strict: Refuse weights that do not fit the backbone (default); ``False``
+            loads what fits and reports the rest (``encoder.load_report``).
+        verify_checksum: Check a vitp export against its sidecar's SHA-256.
 
     Examples::
 
@@ -54,6 +60,8 @@ class VitpClassifier(nn.Module):
         drop_path_rate: float = 0.0,
         backbone_kwargs: Mapping[str, Any] | None = None,
         pretrained: str | os.PathLike[str] | None = None,
+        pretrained_strict: bool = True,
+        verify_checksum: bool = True,
     ) -> None:
         super().__init__()
         self.encoder = VitpEncoder(
@@ -66,17 +74,27 @@ class VitpClassifier(nn.Module):
             drop_path_rate=drop_path_rate,
             backbone_kwargs=backbone_kwargs,
             pretrained=pretrained,
+            pretrained_strict=pretrained_strict,
+            verify_checksum=verify_checksum,
         )
         if pool not in ("token", "avg"):
             raise ValueError(f"pool must be 'token' or 'avg', got {pool!r}.")
         if pool == "token" and self.encoder.vit.cls_token is None:
             raise ValueError("pool='token' needs a backbone with a class token; use pool='avg'.")
         self.pool = pool
+        self.in_channels = in_channels
         self.head_drop = nn.Dropout(dropout_rate)
         self.head = nn.Linear(self.encoder.embed_dim, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features ``(B, embed_dim)`` of inputs ``(B, C, *spatial)``."""
+        check_network_input(
+            x,
+            network=type(self).__name__,
+            in_channels=self.in_channels,
+            spatial_dims=self.encoder.spatial_dims,
+            min_size=self.encoder.patch_size,
+        )
         x = pad_to_multiple(x, self.encoder.patch_size)
         tokens = self.encoder.forward_tokens(x)
         if self.pool == "token":

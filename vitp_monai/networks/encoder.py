@@ -15,6 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from vitp_core.backbone import create_backbone
 from vitp_monai.networks.inflation import resample_pos_embed_3d
+from vitp_monai.networks.input_checks import check_input_layout
 from vitp_monai.networks.patch_embed import PatchEmbed3d
 from vitp_monai.networks.pretrained import LoadReport, load_backbone_weights, resolve_backbone
 
@@ -62,6 +63,12 @@ class VitpEncoder(nn.Module):
         pretrained: Weights to load: a vitp export (``.safetensors`` + ``.json`` sidecar),
             a timm/InternViT/MONAI-ViT state dict (``.safetensors``, ``.pt``, ``.pth``) or
             a Hugging Face Hub id ``hf-hub:org/repo[/file]``.
+        pretrained_strict: Refuse ``pretrained`` weights that do not fit the backbone
+            (missing, unexpected or unfittable tensors; a classification head in the
+            file is the allowed exception). ``False`` loads what fits, with a report in
+            :attr:`load_report` and a logged warning.
+        verify_checksum: Check a vitp export against the SHA-256 of its sidecar (a
+            sidecar without one is refused unless this is ``False``).
     """
 
     def __init__(
@@ -76,11 +83,14 @@ class VitpEncoder(nn.Module):
         drop_path_rate: float = 0.0,
         backbone_kwargs: Mapping[str, Any] | None = None,
         pretrained: str | os.PathLike[str] | None = None,
+        pretrained_strict: bool = True,
+        verify_checksum: bool = True,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
         self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
         self.img_size = ensure_tuple_rep(img_size, spatial_dims)
         name, kwargs = resolve_backbone(backbone, backbone_kwargs, pretrained)
         if patch_size is not None:
@@ -103,7 +113,9 @@ class VitpEncoder(nn.Module):
         self.out_indices = self._resolve_indices(out_indices)
         self.load_report: LoadReport | None = None
         if pretrained is not None:
-            self.load_report = self.load_pretrained(pretrained)
+            self.load_report = self.load_pretrained(
+                pretrained, strict=pretrained_strict, verify_checksum=verify_checksum
+            )
 
     @property
     def embed_dim(self) -> int:
@@ -142,17 +154,25 @@ class VitpEncoder(nn.Module):
             )
         return resolved
 
-    def load_pretrained(self, source: str | os.PathLike[str], strict: bool = False) -> LoadReport:
+    def load_pretrained(
+        self, source: str | os.PathLike[str], strict: bool = True, verify_checksum: bool = True
+    ) -> LoadReport:
         """Load backbone weights into :attr:`vit`, adapting channels, patch and grid.
 
         Args:
             source: See the ``pretrained`` argument of the class.
-            strict: Raise when a model key is left without a weight.
+            strict: Refuse weights that do not fit (see ``pretrained_strict``); nothing
+                is loaded then.
+            verify_checksum: Check a vitp export against its sidecar's SHA-256.
 
         Returns:
             What was loaded, adapted, missing and unexpected.
+
+        Raises:
+            vitp_monai.networks.pretrained.PretrainedWeightsMismatchError: With
+                ``strict`` and weights that do not fit.
         """
-        return load_backbone_weights(self, source, strict=strict)
+        return load_backbone_weights(self, source, strict=strict, verify_checksum=verify_checksum)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute block activations in the backward pass to save memory."""
@@ -167,11 +187,12 @@ class VitpEncoder(nn.Module):
         Returns:
             Tokens ``(B, num_prefix_tokens + N, C)`` and the token grid (``N = prod(grid)``).
         """
-        if x.ndim != self.spatial_dims + 2:
-            raise ValueError(
-                f"Expected a {self.spatial_dims}D input of shape (B, C, *spatial) with "
-                f"{self.spatial_dims + 2} dims, got shape {tuple(x.shape)}."
-            )
+        check_input_layout(
+            x,
+            network=type(self).__name__,
+            in_channels=self.in_channels,
+            spatial_dims=self.spatial_dims,
+        )
         tokens = self.vit.patch_embed(x)
         grid = tuple(tokens.shape[1:-1])
         if self.spatial_dims == 2:

@@ -14,8 +14,15 @@ A source is a local file or a Hugging Face Hub id:
   ``huggingface_hub`` when installed; the sidecar is fetched too when the repo has one).
 
 Weights are then fitted to the target encoder (input channels, patch size, 2D -> 3D
-inflation, position grid) and loaded non-strictly; what is missing or unexpected is
-reported in a :class:`LoadReport` and logged.
+inflation, position grid) and loaded **strictly** by default: a model tensor left without
+a weight, a file tensor with no place in the model, or a tensor whose shape cannot be
+fitted raises :class:`PretrainedWeightsMismatchError` with the whole :class:`LoadReport`,
+before anything is loaded. The only allowed exceptions are named in
+:data:`ALLOWED_UNEXPECTED_PREFIXES` (a classification head the headless encoder has no
+place for). ``strict=False`` loads what fits and logs the report as a warning.
+
+A vitp export's sidecar must record the file's SHA-256 (``verify_checksum=False`` to load
+one without), and NaN/Inf weights are refused.
 """
 
 from __future__ import annotations
@@ -30,16 +37,23 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file
 
-from vitp_core.atomic_io import sha256_file
-from vitp_core.export import BackboneChecksumError, BackboneMetadata, read_metadata, sidecar_path
+from vitp_core.export import (
+    BackboneMetadata,
+    check_finite_state,
+    read_metadata,
+    sidecar_path,
+    verify_sidecar_checksum,
+)
 from vitp_monai.networks.inflation import adapt_patch_kernel, resample_pos_embed
 
 if TYPE_CHECKING:
     from vitp_monai.networks.encoder import VitpEncoder
 
 __all__ = [
+    "ALLOWED_UNEXPECTED_PREFIXES",
     "HUB_PREFIX",
     "LoadReport",
+    "PretrainedWeightsMismatchError",
     "fetch_weights",
     "load_backbone_weights",
     "read_state_dict",
@@ -58,6 +72,9 @@ _NESTED_KEYS = ("state_dict", "model", "network", "module")
 _STRIP_PREFIXES = ("module.", "model.", "backbone.", "encoder.vit.", "vit.")
 #: Sidecar ``model_kwargs`` that the network sets itself.
 _NETWORK_OWNED_KWARGS = frozenset({"in_chans", "img_size", "num_classes", "drop_path_rate"})
+#: File keys a strict load ignores: a classification head (and timm's pre-head norm of
+#: average-pooled models), which the headless encoder has no place for.
+ALLOWED_UNEXPECTED_PREFIXES = ("head.", "fc_norm.")
 
 
 @dataclass
@@ -68,9 +85,14 @@ class LoadReport:
         source: The source as given.
         path: The local file read.
         missing_keys: Model keys that got no weight (left at their initial value).
-        unexpected_keys: File keys the model has no place for (ignored).
+        unexpected_keys: File keys the model has no place for.
         adapted: Human-readable notes on tensors that were reshaped to fit.
         converted_from: Source layout when not timm (``"internvit"``, ``"monai_vit"``).
+        ignored_keys: File keys ignored as allowed exceptions
+            (:data:`ALLOWED_UNEXPECTED_PREFIXES`).
+        skipped: Notes on file tensors whose shape could not be fitted (not loaded).
+        loaded: Model tensors that received a weight.
+        total: Model tensors.
     """
 
     source: str
@@ -79,18 +101,58 @@ class LoadReport:
     unexpected_keys: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
     converted_from: str = "timm"
+    ignored_keys: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    loaded: int = 0
+    total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every model tensor got a weight and every file tensor was used."""
+        return not (self.missing_keys or self.unexpected_keys or self.skipped)
 
     def __str__(self) -> str:
-        lines = [f"Loaded {self.path} ({self.converted_from} layout)."]
+        lines = [
+            f"{self.path} ({self.converted_from} layout): {self.loaded} of {self.total} "
+            "tensors loaded."
+        ]
         lines += [f"  adapted: {note}" for note in self.adapted]
+        lines += [f"  not loaded: {note}" for note in self.skipped]
         if self.missing_keys:
             lines.append(
-                f"  missing keys ({len(self.missing_keys)}): {', '.join(self.missing_keys)}"
+                f"  missing keys ({len(self.missing_keys)}, left at their initial value): "
+                f"{_listing(self.missing_keys)}"
             )
         if self.unexpected_keys:
-            unexpected = ", ".join(self.unexpected_keys)
-            lines.append(f"  unexpected keys ({len(self.unexpected_keys)}): {unexpected}")
+            lines.append(
+                f"  unexpected keys ({len(self.unexpected_keys)}, no place in the model): "
+                f"{_listing(self.unexpected_keys)}"
+            )
+        if self.ignored_keys:
+            lines.append(f"  ignored (allowed): {', '.join(self.ignored_keys)}")
         return "\n".join(lines)
+
+
+def _listing(keys: list[str], limit: int = 12) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" ... and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+class PretrainedWeightsMismatchError(RuntimeError):
+    """Pretrained weights do not fit the network; nothing was loaded.
+
+    Attributes:
+        report: The :class:`LoadReport` of what would have been loaded.
+    """
+
+    def __init__(self, report: LoadReport) -> None:
+        self.report = report
+        super().__init__(
+            f"Pretrained weights do not fit the network: {report}\n"
+            "Check that backbone/backbone_kwargs (or the export's .json sidecar) describe "
+            "the architecture of these weights; pass pretrained_strict=False (or "
+            "strict=False) to load only what fits."
+        )
 
 
 def _is_hub_id(source: str) -> bool:
@@ -155,17 +217,6 @@ def fetch_weights(source: str | os.PathLike[str]) -> Path:
 
 def _read_sidecar(path: Path) -> BackboneMetadata | None:
     return read_metadata(path) if sidecar_path(path).is_file() else None
-
-
-def _verify_checksum(path: Path, meta: BackboneMetadata | None) -> None:
-    if meta is None or not meta.sha256:
-        return
-    actual = sha256_file(path)
-    if actual != meta.sha256:
-        raise BackboneChecksumError(
-            f"{path}: SHA-256 {actual} does not match {meta.sha256} recorded in "
-            f"{sidecar_path(path)}; the file is corrupt or was replaced. Re-export it."
-        )
 
 
 def _load_file(path: Path) -> Mapping[str, Any]:
@@ -242,24 +293,29 @@ def _to_timm_layout(
 
 
 def read_state_dict(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str], *, verify_checksum: bool = True
 ) -> tuple[dict[str, torch.Tensor], Path, BackboneMetadata | None, str]:
     """Read a backbone state dict in timm's key layout.
 
     Args:
         source: Local file or ``hf-hub:`` id (see the module docstring).
+        verify_checksum: Check a vitp export against the SHA-256 of its sidecar (a
+            sidecar without one is an error unless this is ``False``).
 
     Returns:
         The state dict, the local path, the sidecar metadata (``None`` without one) and
         the layout it was converted from.
 
     Raises:
-        BackboneChecksumError: When the sidecar's SHA-256 does not match the file.
+        BackboneChecksumError: When the sidecar's SHA-256 is missing or does not match.
+        vitp_core.export.NonFiniteWeightsError: When a weight is NaN/Inf.
     """
     path = fetch_weights(source)
     meta = _read_sidecar(path)
-    _verify_checksum(path, meta)
+    if meta is not None:
+        verify_sidecar_checksum(path, meta, verify_checksum=verify_checksum)
     state = _unwrap(_load_file(path), path)
+    check_finite_state(state, path)
     state, layout = _to_timm_layout(state, path)
     return state, path, meta, layout
 
@@ -339,11 +395,16 @@ def _fit_to_encoder(
     state: dict[str, torch.Tensor],
     encoder: VitpEncoder,
     meta: BackboneMetadata | None,
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Reshape patch kernel and position grid to the encoder; drop other misfits."""
+) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
+    """Reshape patch kernel and position grid to the encoder; set other misfits aside.
+
+    Returns:
+        The fitted state, notes on what was adapted, notes on what does not fit.
+    """
     vit = encoder.vit
     target = vit.state_dict()
     notes: list[str] = []
+    skipped: list[str] = []
     fitted = dict(state)
     kernel = state.get("patch_embed.proj.weight")
     want = target["patch_embed.proj.weight"]
@@ -360,43 +421,58 @@ def _fit_to_encoder(
     for key, value in list(fitted.items()):
         if key in target and value.shape != target[key].shape:
             del fitted[key]
-            notes.append(
-                f"{key} skipped: shape {tuple(value.shape)} does not fit {tuple(target[key].shape)}"
+            skipped.append(
+                f"{key}: shape {tuple(value.shape)} does not fit {tuple(target[key].shape)}"
             )
-    return fitted, notes
+    return fitted, notes, skipped
 
 
 def load_backbone_weights(
     encoder: VitpEncoder,
     source: str | os.PathLike[str],
-    strict: bool = False,
+    strict: bool = True,
+    *,
+    verify_checksum: bool = True,
 ) -> LoadReport:
     """Load pretrained backbone weights into a :class:`VitpEncoder`.
 
     Args:
         encoder: The target encoder; weights go into ``encoder.vit``.
         source: Local file or ``hf-hub:`` id.
-        strict: Raise when a model key gets no weight.
+        strict: Refuse weights that do not fit (missing, unexpected or unfittable
+            tensors, other than :data:`ALLOWED_UNEXPECTED_PREFIXES`); nothing is loaded
+            then. ``False`` loads what fits and logs the report as a warning.
+        verify_checksum: Check a vitp export against its sidecar's SHA-256.
 
     Returns:
         The :class:`LoadReport` (also logged).
 
     Raises:
-        RuntimeError: With ``strict`` and missing keys.
+        PretrainedWeightsMismatchError: With ``strict`` and weights that do not fit.
+        vitp_core.export.BackboneChecksumError: For a missing or wrong checksum.
+        vitp_core.export.NonFiniteWeightsError: For NaN/Inf weights.
     """
-    state, path, meta, layout = read_state_dict(source)
-    fitted, notes = _fit_to_encoder(state, encoder, meta)
-    result = encoder.vit.load_state_dict(fitted, strict=False)
+    state, path, meta, layout = read_state_dict(source, verify_checksum=verify_checksum)
+    fitted, notes, skipped = _fit_to_encoder(state, encoder, meta)
+    target = encoder.vit.state_dict()
+    ignored = sorted(
+        k for k in fitted if k not in target and k.startswith(ALLOWED_UNEXPECTED_PREFIXES)
+    )
+    usable = {k: v for k, v in fitted.items() if k not in ignored}
     report = LoadReport(
         source=os.fspath(source),
         path=path,
-        missing_keys=list(result.missing_keys),
-        unexpected_keys=list(result.unexpected_keys),
+        missing_keys=[k for k in target if k not in usable],
+        unexpected_keys=sorted(k for k in usable if k not in target),
         adapted=notes,
         converted_from=layout,
+        ignored_keys=ignored,
+        skipped=skipped,
+        loaded=sum(k in usable for k in target),
+        total=len(target),
     )
-    if strict and report.missing_keys:
-        raise RuntimeError(f"Strict loading failed: {report}")
-    level = logging.WARNING if report.missing_keys or report.unexpected_keys else logging.INFO
-    logger.log(level, "%s", report)
+    if strict and not report.ok:
+        raise PretrainedWeightsMismatchError(report)
+    encoder.vit.load_state_dict({k: v for k, v in usable.items() if k in target}, strict=False)
+    logger.log(logging.INFO if report.ok else logging.WARNING, "%s", report)
     return report

@@ -13,6 +13,7 @@ from monai.networks.blocks.unetr_block import UnetrBasicBlock, UnetrPrUpBlock, U
 from torch import nn
 
 from vitp_monai.networks.encoder import VitpEncoder
+from vitp_monai.networks.input_checks import check_network_input
 from vitp_monai.networks.padding import crop_to, pad_to_multiple
 
 __all__ = ["VitpUNETR"]
@@ -30,10 +31,12 @@ class VitpUNETR(nn.Module):
     UNETR's fixed blocks 3/6/9/12: the first three feed the skip paths at strides 2, 4
     and 8, the last (after the backbone's final norm) is the bottleneck at stride 16.
 
-    Inputs of any size work: they are zero-padded to a multiple of 16 and the output is
-    cropped back. For a patch size other than 16 (e.g. 14) the ViT branch sees the
-    padded input resized by ``patch / 16`` so that its token grid still lands at stride 16;
-    the convolutional skip path sees the input unchanged.
+    Inputs of any size of at least 16 per axis work: they are zero-padded to a multiple of
+    16 and the output is cropped back (smaller inputs, a wrong rank or channel count and
+    NaN/Inf values are refused with a one-sentence ``ValueError``). For a patch size other
+    than 16 (e.g. 14) the ViT branch sees the padded input resized by ``patch / 16`` so
+    that its token grid still lands at stride 16; the convolutional skip path sees the
+    input unchanged.
 
     Args:
         in_channels: Input channels.
@@ -52,6 +55,9 @@ class VitpUNETR(nn.Module):
         backbone_kwargs: Further ``timm.create_model`` arguments.
         pretrained: Backbone weights: vitp export path, timm/MONAI state dict or
             ``hf-hub:`` id (see :class:`~vitp_monai.networks.VitpEncoder`).
+        pretrained_strict: Refuse weights that do not fit the backbone (default); ``False``
+            loads what fits and reports the rest (``encoder.load_report``).
+        verify_checksum: Check a vitp export against its sidecar's SHA-256.
 
     Examples::
 
@@ -77,9 +83,12 @@ class VitpUNETR(nn.Module):
         drop_path_rate: float = 0.0,
         backbone_kwargs: Mapping[str, Any] | None = None,
         pretrained: str | os.PathLike[str] | None = None,
+        pretrained_strict: bool = True,
+        verify_checksum: bool = True,
     ) -> None:
         super().__init__()
         self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
         self.encoder = VitpEncoder(
             backbone,
             spatial_dims=spatial_dims,
@@ -90,6 +99,8 @@ class VitpUNETR(nn.Module):
             drop_path_rate=drop_path_rate,
             backbone_kwargs=backbone_kwargs,
             pretrained=pretrained,
+            pretrained_strict=pretrained_strict,
+            verify_checksum=verify_checksum,
         )
         if len(self.encoder.out_indices) != 4:
             raise ValueError(
@@ -146,11 +157,18 @@ class VitpUNETR(nn.Module):
         """Segment.
 
         Args:
-            x: ``(B, in_channels, *spatial)``, any spatial size.
+            x: ``(B, in_channels, *spatial)``, at least 16 per spatial axis.
 
         Returns:
             Logits ``(B, out_channels, *spatial)``.
         """
+        check_network_input(
+            x,
+            network=type(self).__name__,
+            in_channels=self.in_channels,
+            spatial_dims=self.spatial_dims,
+            min_size=[DECODER_STRIDE] * self.spatial_dims,
+        )
         spatial = x.shape[2:]
         x = pad_to_multiple(x, [DECODER_STRIDE] * self.spatial_dims)
         skip2, skip3, skip4, bottleneck = self.encoder(self._encoder_input(x))
