@@ -21,6 +21,13 @@ __all__ = [
 ]
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it over ``target`` on success.
@@ -28,7 +35,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary file lives in the same folder so that the final ``os.replace`` is
     atomic on POSIX file systems: readers see either the old file or the complete new
     one, never a partial write. On error the temporary file is removed and ``target``
-    is left untouched.
+    is left untouched. The file gets the usual permissions (``0666`` less the umask).
 
     Args:
         target: Final file path.
@@ -41,11 +48,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; a kept file gets the usual permissions
     try:
         yield tmp
+        # mkstemp makes 0600 and some writers replace the file (safetensors does): the
+        # kept file gets the usual permissions, set once the writer is done
+        tmp.chmod(0o666 & ~_umask())
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -60,6 +67,7 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     For outputs that are folders (a tokenizer saved with ``save_pretrained``): readers
     never see a half-written folder. An existing ``target`` is removed just before the
     rename; on error the temporary folder is removed and ``target`` is left untouched.
+    The folder gets the usual permissions (``0777`` less the umask).
 
     Args:
         target: Final folder path.
@@ -72,6 +80,7 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield staging
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a kept folder gets the usual
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

@@ -109,3 +109,24 @@ def test_missing_checksum_is_an_error_unless_opted_out(tmp_path, blank) -> None:
         load_backbone(path)
     x = torch.randn(1, 4, 32, 32)
     torch.testing.assert_close(load_backbone(path, verify_checksum=False)(x), vit.eval()(x))
+
+
+@pytest.fixture
+def umask_022():
+    import os
+
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_kept_files_and_folders_get_the_usual_permissions(tmp_path, umask_022) -> None:
+    from vitp_core.atomic_io import atomic_directory
+
+    _, path = _export(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert path.with_suffix(".json").stat().st_mode & 0o777 == 0o644
+    with atomic_directory(tmp_path / "tokenizer") as staging:
+        (staging / "vocab.json").write_text("{}")
+    assert (tmp_path / "tokenizer").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "tokenizer" / "vocab.json").stat().st_mode & 0o777 == 0o644
