@@ -25,9 +25,26 @@ def join_names(names: Sequence[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+#: Words spelt with a vowel but said with a consonant sound, and the reverse.
+_SAID_WITH_CONSONANT = ("uni", "use", "usu", "uti", "eu", "one", "once", "ur")
+_SAID_WITH_VOWEL = ("hour", "honest", "honour", "honor", "heir")
+
+
 def article(noun: str) -> str:
-    """``"an airplane"``, ``"a building"``."""
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+    """The noun phrase with its indefinite article: ``"an airplane"``, ``"a building"``.
+
+    Goes by sound for the common exceptions (``"a university"``, ``"a one-way street"``,
+    ``"an hour"``); an empty noun stays empty.
+    """
+    word = noun.strip().lower()
+    if not word:
+        return noun
+    vowel_sound = word[0] in "aeiou"
+    if word.startswith(_SAID_WITH_CONSONANT):
+        vowel_sound = False
+    elif word.startswith(_SAID_WITH_VOWEL):
+        vowel_sound = True
+    return ("an " if vowel_sound else "a ") + noun
 
 
 def share_percent(fraction: float) -> int:

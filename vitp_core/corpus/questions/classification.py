@@ -10,6 +10,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vitp_core.corpus.phrasing import article
+
 __all__ = ["DIAGNOSIS", "SCENE", "Phrasebook", "classification_questions", "display_name"]
 
 QA = tuple[str, str]
@@ -24,7 +26,9 @@ def display_name(name: str) -> str:
 class Phrasebook:
     """Wording of classification questions for one domain.
 
-    ``{label}`` stands for the class name; every template list offers several phrasings.
+    ``{label}`` stands for the class name, ``{Label}`` for it capitalised and
+    ``{a_label}`` for it with its indefinite article ("an industry", "a forest"); every
+    template list offers several phrasings.
     """
 
     open_questions: tuple[str, ...]
@@ -40,8 +44,8 @@ SCENE = Phrasebook(
         "Which land-use category best describes this image?",
         "What does this aerial image show?",
     ),
-    answers=("It is a {label} scene.", "This is a {label} scene.", "{Label}."),
-    yes_no_questions=("Is this a {label} scene?", "Does this image show a {label} scene?"),
+    answers=("It is {a_label} scene.", "This is {a_label} scene.", "{Label}."),
+    yes_no_questions=("Is this {a_label} scene?", "Does this image show {a_label} scene?"),
     choice_question="Which category best describes the scene?",
 )
 
@@ -58,7 +62,7 @@ DIAGNOSIS = Phrasebook(
 
 
 def _fill(template: str, label: str) -> str:
-    return template.format(label=label, Label=label[:1].upper() + label[1:])
+    return template.format(label=label, Label=label[:1].upper() + label[1:], a_label=article(label))
 
 
 def _open(label: str, others: list[str], book: Phrasebook, rng: random.Random) -> QA:

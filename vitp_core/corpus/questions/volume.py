@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vitp_core.corpus.phrasing import join_names
+from vitp_core.corpus.phrasing import article, join_names
 from vitp_core.corpus.questions.segmentation import MaskLabels, MaskSummary
 
 __all__ = [
@@ -88,7 +88,7 @@ def plane_question(plane: str, rng: random.Random) -> QA:
     question = rng.choice(
         ["Which plane is this slice in?", "Is this an axial, coronal or sagittal slice?"]
     )
-    return question, f"It is {'an' if plane == 'axial' else 'a'} {plane} slice."
+    return question, f"It is {article(plane)} slice."
 
 
 def slice_extent_question(

@@ -1,4 +1,5 @@
 import random
+import re
 
 from vitp_core.corpus.questions.classification import (
     DIAGNOSIS,
@@ -19,7 +20,7 @@ def test_answers_agree_with_the_label() -> None:
                 letter = answer[0]
                 assert f"{letter}. forest" in question and answer == f"{letter}. forest"
             elif question.startswith(("Is this", "Does this image show")):
-                asked = question.split(" a ", 1)[1].rsplit(" scene", 1)[0]
+                asked = re.search(r" an? (.+) scene", question).group(1)
                 assert (answer == "Yes.") == (asked == "forest")
                 if asked != "forest":
                     assert answer.startswith("No.") and "forest" in answer.lower()
