@@ -154,3 +154,52 @@ def fast_dev_args(config: str, *overrides: str) -> list[str]:
         "cpu",
         *overrides,
     ]
+
+
+#: Grid of the synthetic georeferenced rasters: UTM 33N, 10 m pixels.
+GRID = {"crs": "EPSG:32633", "transform": (10.0, 0.0, 500_000.0, 0.0, -10.0, 4_600_000.0)}
+
+
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    *,
+    nodata: float | None = None,
+    descriptions: list[str] | None = None,
+    driver: str = "GTiff",
+    crs: str | None = GRID["crs"],
+    transform: tuple[float, ...] = GRID["transform"],
+) -> Path:
+    """Write ``data`` (``(C, H, W)`` or ``(H, W)``) as a georeferenced raster."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    data = data if data.ndim == 3 else data[None]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = {
+        "driver": driver,
+        "width": data.shape[2],
+        "height": data.shape[1],
+        "count": data.shape[0],
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": Affine(*transform),
+        "nodata": nodata,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if descriptions:
+            dst.descriptions = tuple(descriptions)
+    return path
+
+
+def save_checkpoint(task: torch.nn.Module, path: Path, spec: dict | None = None) -> Path:
+    """Save a task as ``trainer.fit`` would, with an input spec (as a datamodule records)."""
+    from lightning.pytorch import Trainer
+
+    if spec is not None:
+        task.data_spec = spec
+    trainer = Trainer(logger=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(path, weights_only=True)
+    return path

@@ -24,6 +24,7 @@ from vitp_torchgeo.datasets.rasters import (
     open_raster,
     resolve_band_indexes,
 )
+from vitp_torchgeo.datasets.root import VITP_DATA_ENV
 from vitp_torchgeo.datasets.scene import SceneInfo, SceneWindowDataset, describe_scene
 from vitp_torchgeo.datasets.spec import Normalization, RasterInputSpec
 from vitp_torchgeo.datasets.windows import WindowPlan
@@ -36,6 +37,17 @@ _logger = logging.getLogger(__name__)
 _ONE_STRIP = 1 << 30
 
 
+def _resolve(path: str, root: str | None) -> Path:
+    """``root/path``; without ``root``, ``path`` itself or else ``$VITP_DATA/path``."""
+    given = Path(path).expanduser()
+    if root is not None:
+        return Path(root).expanduser() / given
+    data = os.environ.get(VITP_DATA_ENV)
+    if not given.is_absolute() and not given.exists() and data:
+        return Path(data).expanduser() / given
+    return given
+
+
 class ScenePredictionDataModule(LightningDataModule):
     """Overlapping windows of a scene of any size, read on demand, for scene prediction."""
 
@@ -43,6 +55,7 @@ class ScenePredictionDataModule(LightningDataModule):
         self,
         image: str,
         image2: str | None = None,
+        root: str | None = None,
         bands: Sequence[int | str] | None = None,
         band_names: Sequence[str] | None = None,
         mean: Sequence[float] | None = None,
@@ -60,6 +73,8 @@ class ScenePredictionDataModule(LightningDataModule):
             image: The scene: any GDAL raster (GeoTIFF, COG, ENVI, JP2, PNG...); for change
                 detection, the first date.
             image2: The second date (change detection), on the same pixel grid.
+            root: Folder that relative ``image``/``image2`` paths start from; ``None``: the
+                current folder, else ``$VITP_DATA`` (where the repository's data live).
             bands: Bands to read, 1-based numbers or names; default the checkpoint's.
             band_names: Names of all the file's bands, for files without band descriptions.
             mean: Per-band mean; default the checkpoint's.
@@ -76,7 +91,7 @@ class ScenePredictionDataModule(LightningDataModule):
                 memory (``classes x (window + 256) x strip_width`` floats).
         """
         super().__init__()
-        self.paths = [Path(image)] + ([Path(image2)] if image2 else [])
+        self.paths = [_resolve(image, root)] + ([_resolve(image2, root)] if image2 else [])
         self.bands = None if bands is None else list(bands)
         self.band_names = None if band_names is None else list(band_names)
         self.overrides = RasterInputSpec(

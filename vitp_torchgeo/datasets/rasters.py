@@ -180,6 +180,10 @@ def _transform_close(first: rasterio.Affine, second: rasterio.Affine) -> bool:
     )
 
 
+def _georeferenced(src: DatasetReader) -> bool:
+    return src.crs is not None or not src.transform.is_identity
+
+
 def check_coregistered(
     first_path: str | os.PathLike[str],
     first: DatasetReader,
@@ -188,15 +192,19 @@ def check_coregistered(
 ) -> None:
     """Check that two rasters share one pixel grid: size, CRS and geotransform.
 
+    A raster without georeferencing (a PNG label beside a GeoTIFF, say) is taken to be on
+    the other's grid when the sizes agree.
+
     Raises:
         MisregisteredPairError: One line naming both files, what differs and the fix.
     """
     problems = []
+    georeferenced = _georeferenced(first) and _georeferenced(second)
     if (first.width, first.height) != (second.width, second.height):
         problems.append(f"size {first.width}x{first.height} vs {second.width}x{second.height} px")
-    if first.crs != second.crs:
+    if georeferenced and first.crs != second.crs:
         problems.append(f"CRS {first.crs} vs {second.crs}")
-    if not _transform_close(first.transform, second.transform):
+    if georeferenced and not _transform_close(first.transform, second.transform):
         problems.append(f"transform {tuple(first.transform)[:6]} vs {tuple(second.transform)[:6]}")
     if problems:
         raise MisregisteredPairError(

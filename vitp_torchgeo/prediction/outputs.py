@@ -273,7 +273,7 @@ class WindowClassOutput(SceneOutput):
             count=1,
             dtype="uint8",
             crs=self.scene.crs,
-            transform=self.scene.transform * Affine.scale(size),
+            transform=self.scene.transform @ Affine.scale(size),
             nodata=NODATA_UINT8,
             overview_resampling="mode",
             descriptions=["class"],
@@ -313,7 +313,7 @@ def _pixel_box(scene: SceneInfo, left: float, top: float, right: float, bottom: 
     from shapely.geometry import Polygon
 
     corners = ((left, top), (right, top), (right, bottom), (left, bottom))
-    return Polygon([scene.transform * corner for corner in corners])
+    return Polygon([scene.transform @ corner for corner in corners])
 
 
 class DetectionOutput(SceneOutput):

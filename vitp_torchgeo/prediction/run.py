@@ -116,6 +116,7 @@ def predict_scene(
     datamodule = ScenePredictionDataModule(
         os.fspath(image),
         None if image2 is None else os.fspath(image2),
+        root=None,
         bands=bands,
         band_names=band_names,
         mean=mean,
