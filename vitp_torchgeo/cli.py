@@ -27,13 +27,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments after the program name; default ``sys.argv[1:]``.
 
     Returns:
-        0 on success (LightningCLI exits on errors).
+        0 on success (LightningCLI exits on errors; a missing ``vitp[torchgeo]`` library
+        exits with 1 and one line naming the extra).
     """
-    from torchgeo.main import main as torchgeo_main
+    from vitp_core.extras import exit_on_missing_extra
 
-    import vitp_torchgeo  # noqa: F401  (registration)
+    with exit_on_missing_extra("vitp-torchgeo", extra="torchgeo"):
+        from torchgeo.main import main as torchgeo_main
 
-    torchgeo_main(list(sys.argv[1:] if argv is None else argv))
+        import vitp_torchgeo  # noqa: F401  (registration)
+
+        torchgeo_main(list(sys.argv[1:] if argv is None else argv))
     return 0
 
 

@@ -203,3 +203,27 @@ def save_checkpoint(task: torch.nn.Module, path: Path, spec: dict | None = None)
     trainer.strategy.connect(task)
     trainer.save_checkpoint(path, weights_only=True)
     return path
+
+
+#: Band names of the synthetic 4-band rasters.
+BANDS = ["blue", "green", "red", "nir"]
+
+
+def write_change_folder(root: Path, size: int = 32, seed: int = 0) -> Path:
+    import rasterio
+
+    """A 4-band pair with a sparse label: 1 changed, 0 unchanged, 255 unlabelled."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(100, 1000, (4, size, size)).astype(np.uint16)
+    second = first.copy()
+    second[:, 8:16, 8:16] += 2000
+    label = np.full((size, size), 255, dtype=np.uint8)
+    label[:16, :16] = 0
+    label[8:16, 8:16] = 1
+    label[24:28, 0:8] = 0
+    for name, data, nodata in (("A", first, 0), ("B", second, 0), ("label", label, None)):
+        write_raster(root / name / "scene.tif", data, nodata=nodata, descriptions=None)
+    for name in ("A", "B"):
+        with rasterio.open(root / name / "scene.tif", "r+") as dst:
+            dst.descriptions = tuple(BANDS)
+    return root

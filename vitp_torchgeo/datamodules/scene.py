@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchgeo.datamodules import BaseDataModule
 
 from vitp_torchgeo.datasets.rasters import (
     RasterInputError,
@@ -48,7 +49,7 @@ def _resolve(path: str, root: str | None) -> Path:
     return given
 
 
-class ScenePredictionDataModule(LightningDataModule):
+class ScenePredictionDataModule(BaseDataModule):
     """Overlapping windows of a scene of any size, read on demand, for scene prediction."""
 
     def __init__(
@@ -90,7 +91,8 @@ class ScenePredictionDataModule(LightningDataModule):
             strip_width: Width (px) of the strips a dense scene is blended in; bounds
                 memory (``classes x (window + 256) x strip_width`` floats).
         """
-        super().__init__()
+        super().__init__(Dataset, batch_size, num_workers)
+        self.aug = nn.Identity()  # windows are normalised when read
         self.paths = [_resolve(image, root)] + ([_resolve(image2, root)] if image2 else [])
         self.bands = None if bands is None else list(bands)
         self.band_names = None if band_names is None else list(band_names)
@@ -102,8 +104,6 @@ class ScenePredictionDataModule(LightningDataModule):
         )
         self.normalization = normalization
         self.overlap = overlap
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.strip_width = strip_width
         self.scene: SceneInfo | None = None
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vitp_torchgeo_helpers import write_raster
+from vitp_torchgeo_helpers import BANDS, write_change_folder, write_raster
 
 from vitp_torchgeo.datamodules import (
     RasterChangeDetectionDataModule,
@@ -13,28 +13,6 @@ from vitp_torchgeo.datamodules import (
     RasterSegmentationDataModule,
 )
 from vitp_torchgeo.datasets.rasters import MisregisteredPairError, RasterInputError
-
-BANDS = ["blue", "green", "red", "nir"]
-
-
-def write_change_folder(root: Path, size: int = 32, seed: int = 0) -> Path:
-    """A 4-band pair with a sparse label: 1 changed, 0 unchanged, 255 unlabelled."""
-    rng = np.random.default_rng(seed)
-    first = rng.integers(100, 1000, (4, size, size)).astype(np.uint16)
-    second = first.copy()
-    second[:, 8:16, 8:16] += 2000
-    label = np.full((size, size), 255, dtype=np.uint8)
-    label[:16, :16] = 0
-    label[8:16, 8:16] = 1
-    label[24:28, 0:8] = 0
-    for name, data, nodata in (("A", first, 0), ("B", second, 0), ("label", label, None)):
-        write_raster(root / name / "scene.tif", data, nodata=nodata, descriptions=None)
-    for name in ("A", "B"):
-        import rasterio
-
-        with rasterio.open(root / name / "scene.tif", "r+") as dst:
-            dst.descriptions = tuple(BANDS)
-    return root
 
 
 def test_change_datamodule_sparse_labels_bands_and_auto_statistics(tmp_path: Path) -> None:
