@@ -1,17 +1,18 @@
-"""``vitp export``: write the ViT of a run or checkpoint as a standalone backbone."""
+"""``vitp export``: write the ViT of a run or checkpoint as a standalone backbone.
+
+A checkpoint with NaN/Inf weights is refused before anything is written. Heavy libraries
+are imported when the command runs, not when ``vitp --help`` lists it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import save_file
-
-from vitp_core.atomic_io import atomic_path
-from vitp_core.backbone import create_backbone
-from vitp_core.export import export_backbone
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["export_checkpoint", "register", "resolve_checkpoint"]
 
@@ -32,7 +33,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def _load_vit(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _load_vit(
+    checkpoint: dict[str, Any], source: str | Path = "checkpoint"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    from vitp_core.backbone import create_backbone
+    from vitp_core.export import check_finite_state
+
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     state = {
         k[len(VIT_PREFIX) :]: v
@@ -43,6 +49,7 @@ def _load_vit(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, An
         raise ValueError(
             "checkpoint has no model.vit.* weights: is it a `vitp pretrain` checkpoint?"
         )
+    check_finite_state(state, source)
     # Runs record the InternVL folder their architecture comes from (older ones: init_from).
     origin = hparams.get("architecture_origin", hparams.get("init_from"))
     if origin:
@@ -70,13 +77,20 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "
 
     Returns:
         The weights path.
+
+    Raises:
+        vitp_core.export.NonFiniteWeightsError: When a ViT weight is NaN/Inf.
     """
+    import torch
+    from safetensors.torch import save_file
+
+    from vitp_core.atomic_io import atomic_path
+    from vitp_core.export import export_backbone
     from vitp_core.training.module import metadata_from_hparams
 
-    checkpoint = torch.load(
-        resolve_checkpoint(checkpoint_path), map_location="cpu", weights_only=True
-    )
-    vit, hparams = _load_vit(checkpoint)
+    source = resolve_checkpoint(checkpoint_path)
+    checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+    vit, hparams = _load_vit(checkpoint, source)
     meta = metadata_from_hparams(hparams, vit, int(checkpoint.get("global_step", 0)))
     meta.extra["checkpoint"] = str(resolve_checkpoint(checkpoint_path))
     if fmt == "timm":
@@ -92,17 +106,29 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "
 
 
 def _run(args: argparse.Namespace) -> int:
-    out = export_checkpoint(args.path, args.out, args.format)
+    try:
+        out = export_checkpoint(args.path, args.out, args.format)
+    except (FileNotFoundError, ValueError) as err:  # NonFiniteWeightsError is a ValueError
+        print(f"vitp export: error: {err}", file=sys.stderr)
+        return 2
     print(f"exported backbone: {out}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export`` sub-command."""
-    parser = subparsers.add_parser("export", help="Export the pretrained ViT of a run.")
+    parser = subparsers.add_parser(
+        "export",
+        help="Export the pretrained ViT of a run.",
+        description="Write the ViT of a pretraining run or checkpoint as a standalone backbone "
+        "(safetensors + JSON sidecar with its SHA-256).",
+    )
     parser.add_argument("path", help="Run folder (uses checkpoints/last.ckpt) or a .ckpt file.")
     parser.add_argument("--out", required=True, help="Target .safetensors file.")
     parser.add_argument(
-        "--format", choices=("timm", "internvit"), default="timm", help="Key layout of the weights."
+        "--format",
+        choices=("timm", "internvit"),
+        default="timm",
+        help="Key layout of the weights: timm (vitp/timm names) or internvit (official).",
     )
     parser.set_defaults(func=_run)

@@ -130,3 +130,39 @@ def test_kept_files_and_folders_get_the_usual_permissions(tmp_path, umask_022) -
         (staging / "vocab.json").write_text("{}")
     assert (tmp_path / "tokenizer").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "tokenizer" / "vocab.json").stat().st_mode & 0o777 == 0o644
+
+
+def _checkpoint(tmp_path, poison: bool = False):
+    torch.manual_seed(0)
+    kwargs = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+    vit = create_backbone("vitp_tiny_patch16_224", img_size=32, **kwargs)
+    state = {f"model.vit.{k}": v for k, v in vit.state_dict().items()}
+    if poison:
+        state["model.vit.blocks.0.norm1.weight"][:2] = float("nan")
+    path = tmp_path / "last.ckpt"
+    hparams = {"vit": "vitp_tiny_patch16_224", "img_size": 32, "vit_kwargs": kwargs}
+    torch.save({"state_dict": state, "hyper_parameters": hparams, "global_step": 3}, path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["timm", "internvit"])
+def test_vitp_export_refuses_a_non_finite_checkpoint_in_one_line(tmp_path, capsys, fmt) -> None:
+    from vitp_core.cli import main
+
+    ckpt = _checkpoint(tmp_path, poison=True)
+    out = tmp_path / "out" / "vit.safetensors"
+    assert main(["export", str(ckpt), "--out", str(out), "--format", fmt]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("vitp export: error: ")
+    assert "last.ckpt: 1 tensor(s) hold non-finite values: blocks.0.norm1.weight (2 NaN/Inf" in err
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_vitp_export_writes_a_finite_checkpoint(tmp_path, capsys) -> None:
+    from vitp_core.cli import main
+
+    out = tmp_path / "vit.safetensors"
+    assert main(["export", str(_checkpoint(tmp_path)), "--out", str(out)]) == 0
+    assert load_backbone(out).blocks[0].norm1.weight.isfinite().all()
+    assert main(["export", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "nope not found" in capsys.readouterr().err

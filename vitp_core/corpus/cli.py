@@ -10,6 +10,8 @@ Examples::
 
 Relative ``SOURCE`` paths that do not exist are looked up under the data root
 (``--data-root`` or ``$VITP_DATA``). The output folder may never lie inside the data.
+Images larger than ``--max-image-pixels`` (checked from their headers) and images with
+NaN/Inf values are bad records in every action.
 """
 
 from __future__ import annotations
@@ -20,12 +22,29 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vitp_core.corpus.images import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    MAX_IMAGE_PIXELS_ENV,
+    image_pixel_limit,
+)
 from vitp_core.corpus.records import BadRecordError
 from vitp_core.corpus.writer import BuildReport
 
 __all__ = ["register"]
 
 BuildFn = Callable[[argparse.Namespace, Path], BuildReport]
+
+_N_QUESTIONS = "question/answer turns per record"
+_NOUN = "plural noun for the classes in questions"
+_CHANNELS = "1 writes grey PNGs, 3 RGB PNGs with equal channels"
+_CHIP_SIZE = "chip side in pixels"
+_STRIDE = "step between chips in pixels (default: the chip size, no overlap)"
+_SEED = "seed of the sampling and of the question phrasings"
+_ON_BAD_RECORD = "skip (count and report) or raise (stop at the first) on a bad input"
+_MAX_PIXELS = (
+    f"largest image in pixels (width x height), checked from its header before decoding "
+    f"(default: ${MAX_IMAGE_PIXELS_ENV}, else {DEFAULT_MAX_IMAGE_PIXELS})"
+)
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -71,9 +90,14 @@ def _args_classification(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image-root", help="folder of the label file's image paths (default: its folder)"
     )
-    p.add_argument("--phrasebook", choices=["scene", "diagnosis"], default="scene")
+    p.add_argument(
+        "--phrasebook",
+        choices=["scene", "diagnosis"],
+        default="scene",
+        help="wording of the questions: land-use scenes or medical findings",
+    )
     p.add_argument("--exclude-splits", default="test", help="comma-separated splits left out")
-    p.add_argument("--n-questions", type=int, default=2)
+    p.add_argument("--n-questions", type=int, default=2, help=_N_QUESTIONS)
 
 
 def _run_classification(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -100,9 +124,12 @@ def _args_segmentation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-map", required=True, help="class map JSON (colours or indices)")
     p.add_argument("--images", default="images", help="name of the image folders")
     p.add_argument("--masks", default="masks", help="name of the mask folders")
-    p.add_argument("--countable", help="comma-separated classes counted/grounded per region")
-    p.add_argument("--noun", default="land-cover classes")
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument(
+        "--countable",
+        help="comma-separated classes counted/grounded per region (default: all classes)",
+    )
+    p.add_argument("--noun", default="land-cover classes", help=_NOUN)
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_segmentation(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -127,7 +154,7 @@ def _run_segmentation(args: argparse.Namespace, source: Path) -> BuildReport:
 def _args_detection(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="COCO-style detection JSON")
     p.add_argument("--image-root", help="folder of the images (default: the JSON's folder)")
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_detection(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -144,11 +171,11 @@ def _run_detection(args: argparse.Namespace, source: Path) -> BuildReport:
 
 def _args_change(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="folder with before/after/label sub-folders")
-    p.add_argument("--before", default="A")
-    p.add_argument("--after", default="B")
-    p.add_argument("--label", default="label")
+    p.add_argument("--before", default="A", help="name of the sub-folder of 'before' images")
+    p.add_argument("--after", default="B", help="name of the sub-folder of 'after' images")
+    p.add_argument("--label", default="label", help="name of the sub-folder of change masks")
     p.add_argument("--subject", default="building", help="what changes, as a noun")
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_change(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -168,19 +195,37 @@ def _args_volume(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "source", help="folder with images/ + labels/ NIfTI, or a Decathlon dataset.json"
     )
-    p.add_argument("--class-map", help="class map JSON (required for folders)")
+    p.add_argument(
+        "--class-map", help="class map JSON (required for folders; default: the datalist's labels)"
+    )
     p.add_argument("--modality", help="CT (windowed) or MRI... (default: datalist's, else MRI)")
     p.add_argument("--window", help="CT window 'level,width' in HU (default 40,400)")
-    p.add_argument("--planes", default="axial,coronal,sagittal")
-    p.add_argument("--slices-per-plane", type=int, default=1)
+    p.add_argument("--planes", default="axial,coronal,sagittal", help="comma-separated planes")
+    p.add_argument(
+        "--slices-per-plane",
+        type=int,
+        default=1,
+        help="slices per plane and volume (the most labelled one first)",
+    )
     p.add_argument("--no-whole-volume", action="store_true", help="skip the 3-slice volume records")
     p.add_argument(
         "--midline", action="store_true", help="scans centred on the body midline: ask left/right"
     )
-    p.add_argument("--limit", type=int, help="use at most this many volumes")
-    p.add_argument("--channels", type=int, choices=[1, 3], default=3)
-    p.add_argument("--noun", default="structures")
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument("--limit", type=int, help="use at most this many volumes (default: all)")
+    p.add_argument(
+        "--volume-index",
+        type=int,
+        help="0-based volume of 4D series to use (default: none; 4D scans are then skipped)",
+    )
+    p.add_argument(
+        "--max-voxels",
+        type=int,
+        help="largest scan in voxels per volume, checked from the header before reading "
+        "(default: 512 x 512 x 2048)",
+    )
+    p.add_argument("--channels", type=int, choices=[1, 3], default=3, help=_CHANNELS)
+    p.add_argument("--noun", default="structures", help=_NOUN)
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_volume(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -211,6 +256,8 @@ def _run_volume(args: argparse.Namespace, source: Path) -> BuildReport:
         channels=args.channels,
         noun=args.noun,
         n_questions=args.n_questions,
+        volume_index=args.volume_index,
+        max_voxels=args.max_voxels,
         **_common(args, source, _default_name(source)),
     )
 
@@ -218,10 +265,15 @@ def _run_volume(args: argparse.Namespace, source: Path) -> BuildReport:
 def _args_medmnist(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="MedMNIST .npz file")
     p.add_argument("--splits", default="train,val", help="splits to include (test is held out)")
-    p.add_argument("--limit-per-split", type=int)
-    p.add_argument("--class-map", help="class map JSON {'0': name, ...} for unknown sets")
-    p.add_argument("--channels", type=int, choices=[1, 3], default=3)
-    p.add_argument("--n-questions", type=int, default=2)
+    p.add_argument(
+        "--limit-per-split", type=int, help="use at most this many images per split (default: all)"
+    )
+    p.add_argument(
+        "--class-map",
+        help="class map JSON {'0': name, ...} for unknown sets (default: MedMNIST's names)",
+    )
+    p.add_argument("--channels", type=int, choices=[1, 3], default=3, help=_CHANNELS)
+    p.add_argument("--n-questions", type=int, default=2, help=_N_QUESTIONS)
 
 
 def _run_medmnist(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -258,12 +310,14 @@ def _run_vqa_rad(args: argparse.Namespace, source: Path) -> BuildReport:
 
 def _args_raster(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="+", help="GeoTIFF rasters (any band count)")
-    p.add_argument("--labels", nargs="*", help="label GeoTIFF per raster, same grid")
-    p.add_argument("--class-map", help="class map JSON for --labels")
+    p.add_argument(
+        "--labels", nargs="*", help="label GeoTIFF per raster, same grid (default: none)"
+    )
+    p.add_argument("--class-map", help="class map JSON for --labels (default: none)")
     p.add_argument("--band-names", help="comma-separated band names (default: descriptions)")
-    p.add_argument("--chip-size", type=int, default=256)
-    p.add_argument("--stride", type=int)
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument("--chip-size", type=int, default=256, help=_CHIP_SIZE)
+    p.add_argument("--stride", type=int, help=_STRIDE)
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_raster(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -288,15 +342,23 @@ def _run_raster(args: argparse.Namespace, source: Path) -> BuildReport:
 def _args_vector(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="GeoTIFF raster")
     p.add_argument("vectors", help="GeoJSON / GeoPackage / shapefile with a class column")
-    p.add_argument("--class-column", default="class")
-    p.add_argument("--classes", help="comma-separated classes in burn order (later on top)")
-    p.add_argument("--object-classes", help="comma-separated classes boxed and counted per feature")
+    p.add_argument("--class-column", default="class", help="attribute holding each class")
+    p.add_argument(
+        "--classes",
+        help="comma-separated classes in burn order, later on top (default: sorted names)",
+    )
+    p.add_argument(
+        "--object-classes",
+        help="comma-separated classes boxed and counted per feature (default: none)",
+    )
     p.add_argument("--background", default="background", help="name of unlabelled pixels")
-    p.add_argument("--chip-size", type=int, default=256)
-    p.add_argument("--stride", type=int)
+    p.add_argument("--chip-size", type=int, default=256, help=_CHIP_SIZE)
+    p.add_argument("--stride", type=int, help=_STRIDE)
     p.add_argument("--band-names", help="comma-separated band names (default: descriptions)")
-    p.add_argument("--chip-bands", help="comma-separated bands written to the chips")
-    p.add_argument("--n-questions", type=int, default=3)
+    p.add_argument(
+        "--chip-bands", help="comma-separated bands written to the chips (default: all bands)"
+    )
+    p.add_argument("--n-questions", type=int, default=3, help=_N_QUESTIONS)
 
 
 def _run_vector(args: argparse.Namespace, source: Path) -> BuildReport:
@@ -325,9 +387,14 @@ def _args_torchgeo(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--root", required=True, help="the dataset's local root folder (never downloads)"
     )
-    p.add_argument("--task", choices=["classification", "segmentation", "detection"], required=True)
-    p.add_argument("--split", default="train")
-    p.add_argument("--limit", type=int)
+    p.add_argument(
+        "--task",
+        choices=["classification", "segmentation", "detection"],
+        required=True,
+        help="which questions the dataset's labels answer",
+    )
+    p.add_argument("--split", default="train", help="the dataset split to read")
+    p.add_argument("--limit", type=int, help="use at most this many samples (default: all)")
     p.add_argument("--rgb-bands", default="0,1,2", help="0-based bands written to the PNG")
 
 
@@ -360,8 +427,8 @@ def _run_torchgeo(args: argparse.Namespace, source: Path) -> BuildReport:
 
 
 def _args_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-scenes", type=int, default=48)
-    p.add_argument("--chip-size", type=int, default=128)
+    p.add_argument("--n-scenes", type=int, default=48, help="synthetic scenes generated")
+    p.add_argument("--chip-size", type=int, default=128, help="side of each scene in pixels")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
 
 
@@ -404,7 +471,8 @@ def _build(args: argparse.Namespace) -> int:
     run = _KINDS[args.kind][2]
     try:
         source = _source(args) if args.kind != "torchgeo" else Path(args.source)
-        report = run(args, source)
+        with image_pixel_limit(args.max_image_pixels):
+            report = run(args, source)
     except BadRecordError as err:
         print(
             f"vitp corpus build: stopped at a bad input (on_bad_record=raise): {err}",
@@ -429,7 +497,8 @@ def _inspect(args: argparse.Namespace) -> int:
     from vitp_core.corpus.inspection import corpus_stats, draw_contact_sheet, format_stats
 
     try:
-        stats = corpus_stats(args.corpus, check_images=not args.no_image_check)
+        with image_pixel_limit(args.max_image_pixels):
+            stats = corpus_stats(args.corpus, check_images=not args.no_image_check)
     except (FileNotFoundError, ValueError) as err:
         print(f"vitp corpus inspect: {err}", file=sys.stderr)
         return 2
@@ -445,7 +514,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         report = validate_corpus(
-            args.corpus, check_images=not args.no_image_check, on_bad_record=args.on_bad_record
+            args.corpus,
+            check_images=not args.no_image_check,
+            on_bad_record=args.on_bad_record,
+            max_image_pixels=args.max_image_pixels,
         )
     except BadRecordError as err:
         print(f"vitp corpus validate: {err}", file=sys.stderr)
@@ -471,16 +543,22 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--out", required=True, help="output corpus folder (never inside the data)"
         )
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=0, help=_SEED)
         if kind != "demo":
-            parser.add_argument("--name", help="corpus name (meta.source, record ids)")
+            parser.add_argument(
+                "--name",
+                help="corpus name in meta.source and record ids (default: from the source)",
+            )
             parser.add_argument(
                 "--data-root", help="root of relative SOURCE paths (default: $VITP_DATA)"
             )
-            parser.add_argument("--on-bad-record", choices=["skip", "raise"], default="skip")
+            parser.add_argument(
+                "--on-bad-record", choices=["skip", "raise"], default="skip", help=_ON_BAD_RECORD
+            )
             parser.add_argument(
                 "--show-skipped", type=int, default=10, help="skipped inputs printed"
             )
+            parser.add_argument("--max-image-pixels", type=int, help=_MAX_PIXELS)
         parser.set_defaults(func=_build)
 
 
@@ -493,11 +571,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inspect.add_argument("corpus", help="a .jsonl corpus or a mixture .json")
     inspect.add_argument("--sheet", help="contact sheet PNG (default: CORPUS.samples.png)")
     inspect.add_argument("--samples", type=int, default=8, help="records drawn (0: none)")
-    inspect.add_argument("--seed", type=int, default=0)
+    inspect.add_argument("--seed", type=int, default=0, help="seed of the records drawn")
     inspect.add_argument("--no-image-check", action="store_true", help="do not decode images")
+    inspect.add_argument("--max-image-pixels", type=int, help=_MAX_PIXELS)
     inspect.set_defaults(func=_inspect)
     validate = actions.add_parser("validate", help="check every record; exit 1 on problems")
     validate.add_argument("corpus", help="a .jsonl corpus or a mixture .json")
-    validate.add_argument("--on-bad-record", choices=["skip", "raise"], default="skip")
+    validate.add_argument(
+        "--on-bad-record",
+        choices=["skip", "raise"],
+        default="skip",
+        help="skip: report every problem; raise: stop at the first",
+    )
     validate.add_argument("--no-image-check", action="store_true", help="do not decode images")
+    validate.add_argument("--max-image-pixels", type=int, help=_MAX_PIXELS)
     validate.set_defaults(func=_validate)
