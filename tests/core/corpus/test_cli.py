@@ -99,3 +99,33 @@ def test_corpus_modules_import_no_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_names_bombs_and_takes_a_pixel_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from hostile_files import png_bomb
+
+    save_rgb(tmp_path / "ok.png", (1, 2, 3))
+    png_bomb(tmp_path / "bomb.png")
+    lines = [
+        json.dumps(
+            {
+                "id": str(i),
+                "image": name,
+                "conversations": [
+                    {"from": "human", "value": "<image>\nWhat is it?"},
+                    {"from": "gpt", "value": "A field."},
+                ],
+            }
+        )
+        for i, name in enumerate(["ok.png", "bomb.png"])
+    ]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    assert main(["corpus", "validate", str(corpus)]) == 1
+    out = capsys.readouterr().out
+    assert f"{corpus}:2: image {tmp_path / 'bomb.png'}: PIL refuses it" in out
+    assert "2 records, 2 images checked: 1 bad record(s)" in out
+    assert main(["corpus", "validate", str(corpus), "--max-image-pixels", "100"]) == 1
+    assert f"{corpus}:1: image {tmp_path / 'ok.png'}: declares 32x32" in capsys.readouterr().out
