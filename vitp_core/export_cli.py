@@ -107,7 +107,7 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        out = export_checkpoint(args.path, args.out, args.format)
+        out = _export(args)
     except (FileNotFoundError, ValueError) as err:  # NonFiniteWeightsError is a ValueError
         print(f"vitp export: error: {err}", file=sys.stderr)
         return 2
@@ -131,4 +131,107 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="timm",
         help="Key layout of the weights: timm (vitp/timm names) or internvit (official).",
     )
+    _add_band_arguments(parser)
     parser.set_defaults(func=_run)
+
+
+def describe_bands(
+    meta: Any,
+    band_names: list[str] | None,
+    mean: list[float] | None,
+    std: list[float] | None,
+) -> None:
+    """Record input band names and per-band mean/std in export metadata (checked first).
+
+    Args:
+        meta: A :class:`vitp_core.export.BackboneMetadata`, updated in place.
+        band_names: One name per input band (``red green blue``, ``nir``...), or ``None``.
+        mean: One finite value per band, or ``None``.
+        std: One positive finite value per band, or ``None``.
+
+    Raises:
+        ValueError: When a list does not have one value per band, or a value is not usable.
+    """
+    import math
+
+    for name, values in (("--band-names", band_names), ("--mean", mean), ("--std", std)):
+        if values is not None and len(values) != meta.in_chans:
+            raise ValueError(
+                f"{name} gives {len(values)} values but the backbone reads {meta.in_chans} "
+                "bands; give one per band."
+            )
+    for name, values in (("--mean", mean), ("--std", std)):
+        if values is not None and not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{name} {values} has a non-finite value.")
+    if std is not None and any(v <= 0 for v in std):
+        raise ValueError(f"--std {std} must be positive for every band.")
+    if band_names is not None:
+        meta.band_names = list(band_names)
+    if mean is not None:
+        meta.mean = [float(v) for v in mean]
+    if std is not None:
+        meta.std = [float(v) for v in std]
+
+
+def relabel_export(
+    export: str | Path,
+    out: str | Path,
+    band_names: list[str] | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+) -> Path:
+    """Copy an existing ``vitp export`` to ``out`` with band names / statistics recorded.
+
+    The weights are copied unchanged (their SHA-256 is checked first); only the sidecar
+    gains the bands. The original export is left as it is.
+    """
+    import shutil
+
+    from vitp_core.atomic_io import atomic_path, atomic_write_json, sha256_file
+    from vitp_core.export import BackboneChecksumError, read_metadata, sidecar_path
+
+    export, out = Path(export), Path(out)
+    if out.resolve() == export.resolve():
+        raise ValueError(f"--out {out} is the export itself; write the relabelled copy elsewhere.")
+    meta = read_metadata(export)
+    if meta.sha256 and sha256_file(export) != meta.sha256:
+        raise BackboneChecksumError(
+            f"{export}: SHA-256 does not match {sidecar_path(export)}; the file is corrupt."
+        )
+    describe_bands(meta, band_names, mean, std)
+    with atomic_path(out) as tmp:
+        shutil.copyfile(export, tmp)
+    atomic_write_json(sidecar_path(out), meta.to_json())
+    return out
+
+
+def _export(args: argparse.Namespace) -> Path:
+    """Export a run/checkpoint, or relabel an existing export, recording the bands given."""
+    bands = {"band_names": args.band_names, "mean": args.mean, "std": args.std}
+    source = Path(args.path)
+    if source.suffix == ".safetensors" and source.is_file():
+        return relabel_export(source, args.out, **bands)
+    out = export_checkpoint(args.path, args.out, args.format)
+    if any(value is not None for value in bands.values()):
+        if args.format != "timm":
+            raise ValueError("--band-names/--mean/--std are recorded in timm exports only.")
+        from vitp_core.atomic_io import atomic_write_json
+        from vitp_core.export import read_metadata, sidecar_path
+
+        meta = read_metadata(out)
+        describe_bands(meta, **bands)
+        atomic_write_json(sidecar_path(out), meta.to_json())
+    return Path(out)
+
+
+def _add_band_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--band-names``, ``--mean``, ``--std``: the input the backbone expects."""
+    group = parser.add_argument_group(
+        "input bands",
+        "Recorded in the sidecar so that fine-tuning adapts the patch embedding by band name "
+        "(e.g. RGB kernels onto a Landsat scene's red/green/blue). PATH may also be an "
+        "existing export (.safetensors): it is copied to --out with the bands recorded.",
+    )
+    group.add_argument("--band-names", nargs="+", help="One name per band, e.g. red green blue.")
+    group.add_argument("--mean", type=float, nargs="+", help="Per-band normalisation mean.")
+    group.add_argument("--std", type=float, nargs="+", help="Per-band normalisation std.")
