@@ -13,7 +13,7 @@ from vitp_core.corpus.records import BadRecordError
 from vitp_core.data.collate import CollatedBatch
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.export import BackboneMetadata
-from vitp_core.training.schedule import cosine_with_warmup, decay_parameter_groups
+from vitp_core.training.schedule import cosine_with_warmup, optimizer_parameter_groups
 from vitp_core.training.starts import (
     ARCHITECTURE_KEYS,
     RunStart,
@@ -73,7 +73,10 @@ class ViTPPretrainModule(L.LightningModule):
         vit_lr_scale: The ViT's peak learning rate relative to ``lr`` (below 1 lets a
             language model trained from scratch learn to read the image before the ViT's
             features move far).
-        weight_decay: AdamW weight decay (not on biases, norms, embeddings).
+        weight_decay: AdamW weight decay (with the ``vitp`` recipe not on biases, norms,
+            LayerScale, position embeddings and CLS).
+        optimizer_recipe: ``"vitp"`` (the exemptions above) or ``"official"`` (every
+            parameter decayed, as the official release; see docs/parity.md).
         warmup_ratio: Share of steps of linear warmup before the cosine decay.
         min_lr_ratio: Final learning rate relative to ``lr``.
         betas: AdamW betas.
@@ -110,6 +113,7 @@ class ViTPPretrainModule(L.LightningModule):
         lr: float = 2e-4,
         vit_lr_scale: float = 1.0,
         weight_decay: float = 0.05,
+        optimizer_recipe: Literal["vitp", "official"] = "vitp",
         warmup_ratio: float = 0.1,
         min_lr_ratio: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -250,13 +254,14 @@ class ViTPPretrainModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with warmup + cosine, stepped every optimizer step."""
         hp = self.hparams
-        vit_params = {id(p) for p in self.model.vit.parameters()}
-        groups = []
-        for group in decay_parameter_groups(self.model, hp.weight_decay):
-            for in_vit, lr in ((True, hp.lr * hp.vit_lr_scale), (False, hp.lr)):
-                params = [p for p in group["params"] if (id(p) in vit_params) == in_vit]
-                if params:
-                    groups.append({**group, "params": params, "lr": lr})
+        groups = optimizer_parameter_groups(
+            self.model,
+            vit=self.model.vit,
+            lr=hp.lr,
+            vit_lr_scale=hp.vit_lr_scale,
+            weight_decay=hp.weight_decay,
+            recipe=hp.get("optimizer_recipe", "vitp"),
+        )
         optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = cosine_with_warmup(optimizer, total, hp.warmup_ratio, hp.min_lr_ratio)

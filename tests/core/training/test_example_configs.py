@@ -17,8 +17,6 @@ ROOT = Path(__file__).resolve().parents[3]
 PRETRAIN = ROOT / "examples" / "pretrain"
 OFFICIAL = ("vitp_internvl2_5_1b_rs_official.yaml", "vitp_internvl2_5_1b_med_official.yaml")
 PAPER = "vitp_internvl2_5_1b_rs.yaml"
-#: Keys of the module that the lead wires from vitp_core.training.schedule (see docs/parity.md).
-PENDING_MODULE_KEYS = {"optimizer_recipe"}
 
 
 def _load(name: str) -> dict:
@@ -28,7 +26,7 @@ def _load(name: str) -> dict:
 @pytest.mark.parametrize("name", [*OFFICIAL, PAPER])
 def test_model_keys_are_module_arguments(name: str) -> None:
     arguments = set(inspect.signature(ViTPPretrainModule.__init__).parameters)
-    unknown = set(_load(name)["model"]) - arguments - PENDING_MODULE_KEYS
+    unknown = set(_load(name)["model"]) - arguments
     assert not unknown, f"{name}: {sorted(unknown)} are not ViTPPretrainModule arguments"
 
 

@@ -76,10 +76,14 @@ def test_vit_weights_from_export_timm_and_internvit_files(tmp_path: Path) -> Non
 
 def test_vit_weights_that_do_not_fit_are_named(tmp_path: Path) -> None:
     export, _ = _start_export(tmp_path)
-    deeper = create_backbone("vitp_tiny_patch16_224", img_size=32, depth=3, embed_dim=32, num_heads=2)
+    deeper = create_backbone(
+        "vitp_tiny_patch16_224", img_size=32, depth=3, embed_dim=32, num_heads=2
+    )
     with pytest.raises(ViTStartError, match=r"missing \['blocks\.2\."):
         load_vit_weights(deeper, tmp_path / "start.safetensors")
-    wider = create_backbone("vitp_tiny_patch16_224", img_size=32, depth=2, embed_dim=64, num_heads=2)
+    wider = create_backbone(
+        "vitp_tiny_patch16_224", img_size=32, depth=2, embed_dim=64, num_heads=2
+    )
     with pytest.raises(ViTStartError, match="wrong shape"):
         load_vit_weights(wider, export)
 
