@@ -21,8 +21,8 @@ def _has_default_text(text: str) -> bool:
     return "default" in text.lower()
 
 
-class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Append each option's default to its help; keep descriptions as written."""
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Append each option's default to its help."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""

@@ -106,10 +106,12 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vitp_core.export import BackboneChecksumError
+
     try:
         out = _export(args)
-    except (FileNotFoundError, ValueError) as err:  # NonFiniteWeightsError is a ValueError
-        print(f"vitp export: error: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, BackboneChecksumError) as err:
+        print(f"vitp export: error: {err}", file=sys.stderr)  # NonFiniteWeightsError: ValueError
         return 2
     print(f"exported backbone: {out}")
     return 0
@@ -182,22 +184,27 @@ def relabel_export(
 ) -> Path:
     """Copy an existing ``vitp export`` to ``out`` with band names / statistics recorded.
 
-    The weights are copied unchanged (their SHA-256 is checked first); only the sidecar
-    gains the bands. The original export is left as it is.
+    The weights are copied unchanged (their SHA-256 is checked first, and they must be
+    finite); only the sidecar gains the bands. The original export is left as it is.
     """
     import shutil
 
-    from vitp_core.atomic_io import atomic_path, atomic_write_json, sha256_file
-    from vitp_core.export import BackboneChecksumError, read_metadata, sidecar_path
+    from safetensors.torch import load_file
+
+    from vitp_core.atomic_io import atomic_path, atomic_write_json
+    from vitp_core.export import (
+        check_finite_state,
+        read_metadata,
+        sidecar_path,
+        verify_sidecar_checksum,
+    )
 
     export, out = Path(export), Path(out)
     if out.resolve() == export.resolve():
         raise ValueError(f"--out {out} is the export itself; write the relabelled copy elsewhere.")
     meta = read_metadata(export)
-    if meta.sha256 and sha256_file(export) != meta.sha256:
-        raise BackboneChecksumError(
-            f"{export}: SHA-256 does not match {sidecar_path(export)}; the file is corrupt."
-        )
+    verify_sidecar_checksum(export, meta)
+    check_finite_state(load_file(str(export)), export)
     describe_bands(meta, band_names, mean, std)
     with atomic_path(out) as tmp:
         shutil.copyfile(export, tmp)
@@ -232,6 +239,20 @@ def _add_band_arguments(parser: argparse.ArgumentParser) -> None:
         "(e.g. RGB kernels onto a Landsat scene's red/green/blue). PATH may also be an "
         "existing export (.safetensors): it is copied to --out with the bands recorded.",
     )
-    group.add_argument("--band-names", nargs="+", help="One name per band, e.g. red green blue.")
-    group.add_argument("--mean", type=float, nargs="+", help="Per-band normalisation mean.")
-    group.add_argument("--std", type=float, nargs="+", help="Per-band normalisation std.")
+    group.add_argument(
+        "--band-names",
+        nargs="+",
+        help="One name per band, e.g. red green blue (default: as the run or export records).",
+    )
+    group.add_argument(
+        "--mean",
+        type=float,
+        nargs="+",
+        help="Per-band normalisation mean (default: as the run or export records).",
+    )
+    group.add_argument(
+        "--std",
+        type=float,
+        nargs="+",
+        help="Per-band normalisation std (default: as the run or export records).",
+    )

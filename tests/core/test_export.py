@@ -166,3 +166,27 @@ def test_vitp_export_writes_a_finite_checkpoint(tmp_path, capsys) -> None:
     assert load_backbone(out).blocks[0].norm1.weight.isfinite().all()
     assert main(["export", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "nope not found" in capsys.readouterr().err
+
+
+def test_vitp_export_relabel_checks_the_source_export(tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from vitp_core.atomic_io import sha256_file
+    from vitp_core.cli import main
+
+    _, path = _export(tmp_path)
+    sidecar = path.with_suffix(".json")
+    payload = json.loads(sidecar.read_text())
+    payload["sha256"] = ""
+    sidecar.write_text(json.dumps(payload))
+    out = tmp_path / "out" / "relabelled.safetensors"
+    args = ["export", str(path), "--out", str(out), "--band-names", "b2", "b3", "b4", "b8"]
+    assert main(args) == 2
+    assert "records no sha256" in capsys.readouterr().err and not out.exists()
+    state = load_file(path)
+    state["pos_embed"][0, 0, 0] = float("nan")
+    save_file(state, str(path))
+    payload["sha256"] = sha256_file(path)
+    sidecar.write_text(json.dumps(payload))
+    assert main(args) == 2
+    assert "non-finite values: pos_embed" in capsys.readouterr().err and not out.exists()
