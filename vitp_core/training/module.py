@@ -20,6 +20,7 @@ from vitp_core.training.starts import (
     find_run_checkpoint,
     load_vit_weights,
     read_run_start,
+    timm_pretrained_name,
     vit_export_metadata,
 )
 from vitp_core.vlm.language_model import build_language_model
@@ -55,8 +56,11 @@ class ViTPPretrainModule(L.LightningModule):
             bands all come from it and the model settings naming them are ignored -- or
             an InternVL2.5 HF folder.
         vit_weights: A ViT-only start: a ``vitp export`` (its sidecar also sets ``vit``,
-            ``vit_kwargs``, bands and normalisation), a timm or InternViT state dict, or an
-            MAE-pretrained tower saved as one. Loaded strictly after the model is built.
+            ``vit_kwargs``, bands and normalisation), a timm or InternViT state dict, an
+            MAE-pretrained tower saved as one, or ``timm:<name>.<tag>`` for timm's own
+            pretrained weights (e.g. ``timm:vit_small_patch16_224.mae``; timm downloads
+            them from the Hub, or reads ``vit_kwargs.pretrained_cfg_overlay.file``).
+            Loaded strictly after the model is built.
         vrl_ratio: Share of a sample's visual tokens dropped.
         vrl_apply_prob: Probability a sample is dropped at all.
         vrl_mode: ``late`` (after the projector, the paper), ``early`` (before the ViT
@@ -156,7 +160,7 @@ class ViTPPretrainModule(L.LightningModule):
         else:
             self._adopt_vit_export()
             model, tokenizer = self._build(vrl)
-        if hp.vit_weights is not None:
+        if hp.vit_weights is not None and timm_pretrained_name(hp.vit_weights) is None:
             load_vit_weights(model.vit, hp.vit_weights)
             log.info("ViT initialised from %s", hp.vit_weights)
         return model, tokenizer
@@ -164,6 +168,10 @@ class ViTPPretrainModule(L.LightningModule):
     def _adopt_vit_export(self) -> None:
         """Take the ViT's architecture, bands and normalisation from a ``vitp export``."""
         hp = self.hparams
+        timm_name = timm_pretrained_name(hp.vit_weights)
+        if timm_name is not None:  # timm builds it with its pretrained weights
+            hp.vit = timm_name
+            return
         meta = vit_export_metadata(hp.vit_weights) if hp.vit_weights is not None else None
         if meta is None:
             return
@@ -203,6 +211,7 @@ class ViTPPretrainModule(L.LightningModule):
             in_chans=hp.in_chans,
             img_size=hp.img_size,
             drop_path_rate=hp.drop_path_rate,
+            pretrained=timm_pretrained_name(hp.vit_weights) is not None,
             **(hp.vit_kwargs or {}),
         )
         lm = build_language_model(

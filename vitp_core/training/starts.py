@@ -35,6 +35,7 @@ __all__ = [
     "find_run_checkpoint",
     "load_vit_weights",
     "read_run_start",
+    "timm_pretrained_name",
     "vit_export_metadata",
 ]
 
@@ -159,8 +160,21 @@ def read_run_start(path: str | os.PathLike[str]) -> RunStart:
     return RunStart(checkpoint, hparams, state, steps, tokenizer_dir, lineage)
 
 
+#: ``vit_weights`` prefix for a timm pretrained tag, e.g. ``timm:vit_small_patch16_224.mae``.
+TIMM_PREFIX = "timm:"
+
+
+def timm_pretrained_name(vit_weights: str | None) -> str | None:
+    """The timm model name of a ``timm:<name>[.<tag>]`` start, else ``None``."""
+    if vit_weights is None or not str(vit_weights).startswith(TIMM_PREFIX):
+        return None
+    return str(vit_weights).removeprefix(TIMM_PREFIX)
+
+
 def vit_export_metadata(path: str | os.PathLike[str]) -> BackboneMetadata | None:
     """The sidecar of a ``vitp export`` file, or ``None`` for other weight files."""
+    if timm_pretrained_name(str(path)) is not None:
+        return None
     return read_metadata(path) if sidecar_path(path).is_file() else None
 
 

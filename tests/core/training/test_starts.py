@@ -114,3 +114,20 @@ def test_align_then_domain_stage_chain(tmp_path: Path, tiny_corpus: Path) -> Non
     # A third stage records both earlier ones.
     third = ViTPPretrainModule(init_from=str(tmp_path / "domain/checkpoints/last.ckpt"))
     assert [s["steps"] for s in third.hparams.lineage] == [3, 2]
+
+
+def test_vit_weights_from_a_timm_pretrained_tag(tmp_path: Path) -> None:
+    """`timm:<name>` takes timm's own pretrained weights (read from a local file here)."""
+    kwargs = {"depth": 2, "embed_dim": 32, "num_heads": 2, "img_size": 32}
+    torch.manual_seed(3)
+    source = create_backbone("vit_tiny_patch16_224", **kwargs)
+    save_file(source.state_dict(), str(tmp_path / "weights.safetensors"))
+    overlay = {"file": str(tmp_path / "weights.safetensors"), "num_classes": 0}
+    module = ViTPPretrainModule(
+        vit_weights="timm:vit_tiny_patch16_224",
+        vit_kwargs={"depth": 2, "embed_dim": 32, "num_heads": 2, "pretrained_cfg_overlay": overlay},
+        img_size=32,
+        lm_config=LM,
+    )
+    assert module.hparams.vit == "vit_tiny_patch16_224"
+    assert _same(module.model.vit.state_dict(), source.state_dict())
