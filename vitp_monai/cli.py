@@ -4,6 +4,7 @@ Registered with the ``vitp`` command through the ``vitp.commands`` entry point::
 
     vitp monai-bundle init --weights backbone.safetensors --out my_bundle/
     vitp monai-bundle init --task classification --roi-size 32 32 32 --patch-size 8 --out adrenal/
+    vitp monai-bundle init --task segmentation2d --roi-size 256 256 --out fundus/
     vitp monai-bundle verify my_bundle/
 """
 
@@ -39,6 +40,11 @@ def _init(args: argparse.Namespace) -> int:
         f"  train:     cd {out} && python -m monai.bundle run --config_file configs/train.json "
         "--dataset_dir <data>"
     )
+    if (out / "configs" / "evaluate.json").is_file():
+        print(
+            "  evaluate:  python -m monai.bundle run --config_file configs/evaluate.json "
+            "--dataset_dir <labelled data>"
+        )
     print(
         "  inference: python -m monai.bundle run --config_file configs/inference.json "
         "--dataset_dir <data>"
@@ -68,9 +74,11 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="Bundle folder to create.")
     parser.add_argument(
         "--task",
-        choices=("segmentation", "classification"),
+        choices=("segmentation", "classification", "segmentation2d", "classification2d"),
         default="segmentation",
-        help="Bundle template (default: segmentation).",
+        help="Bundle template: segmentation (NIfTI volumes), classification (MedMNIST .npz), "
+        "segmentation2d (image folders with masks), classification2d (class folders or a "
+        "labels file). Default: segmentation.",
     )
     parser.add_argument(
         "--weights",

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
 import pytest
 from monai.bundle import run, verify_metadata
 from vitp_monai_helpers import TINY, write_medmnist, write_nifti_dataset
@@ -81,18 +82,19 @@ def needs_ignite() -> None:
     pytest.importorskip("ignite", reason="MONAI bundle engines need pytorch-ignite (vitp[monai])")
 
 
-def test_segmentation_bundle_trains_and_infers_on_random_nifti(
+def test_segmentation_bundle_trains_evaluates_and_predicts_a_folder_of_volumes(
     tiny_export: Path, tmp_path: Path
 ) -> None:
     needs_ignite()
     data = write_nifti_dataset(tmp_path / "data", num_cases=4, shape=(19, 23, 17))
     bundle = init_bundle(tmp_path / "seg", weights=tiny_export, roi_size=[16, 16, 16])
     configs = bundle / "configs"
-    common = {"bundle_root": str(bundle), "dataset_dir": str(data), "feature_size": 4}
+    common = {"bundle_root": str(bundle), "feature_size": 4}
     assert verify_bundle(bundle, dataset_dir=data) == []
     run(
         config_file=str(configs / "train.json"),
         meta_file=str(configs / "metadata.json"),
+        dataset_dir=str(data),
         max_epochs=1,
         val_fraction=0.25,
         batch_size=1,
@@ -101,16 +103,45 @@ def test_segmentation_bundle_trains_and_infers_on_random_nifti(
     )
     assert (bundle / "models" / "model.pt").is_file()
     run(
-        config_file=str(configs / "inference.json"),
+        config_file=str(configs / "evaluate.json"),
         meta_file=str(configs / "metadata.json"),
+        dataset_dir=str(data),
         val_fraction=0.25,
         **common,
     )
-    predictions = sorted((bundle / "eval").glob("*_seg.nii.gz"))
-    assert [p.name for p in predictions] == ["case_003_seg.nii.gz"]
-    assert nib.load(predictions[0]).shape == (19, 23, 17)
-    summary = (bundle / "eval" / "mean_dice_summary.csv").read_text()
-    assert summary.startswith("class,mean")
+    assert [p.name for p in (bundle / "eval").glob("*_seg.nii.gz")] == ["case_003_seg.nii.gz"]
+    assert (bundle / "eval" / "mean_dice_summary.csv").read_text().startswith("class,mean")
+    # Inference: a plain folder of volumes, no labels, oblique and anisotropic affines.
+    volumes = write_unlabelled_volumes(tmp_path / "volumes")
+    run(
+        config_file=str(configs / "inference.json"),
+        meta_file=str(configs / "metadata.json"),
+        dataset_dir=str(volumes),
+        **common,
+    )
+    for source in sorted(volumes.glob("*.nii.gz")):
+        prediction = bundle / "predictions" / source.name.replace(".nii.gz", "_seg.nii.gz")
+        image, seg = nib.load(source), nib.load(prediction)
+        assert seg.shape == image.shape
+        np.testing.assert_allclose(seg.affine, image.affine, atol=1e-4)
+        assert set(np.unique(np.asarray(seg.dataobj))) <= {0, 1, 2}
+
+
+def write_unlabelled_volumes(folder: Path) -> Path:
+    """Two volumes with non-trivial affines (spacing, flip, rotation, origin) and no labels."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    angle = np.deg2rad(20)
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+    for index, spacing in enumerate(([1.5, 0.8, 2.0], [-1.0, 1.2, 1.0])):
+        affine = np.eye(4)
+        affine[:3, :3] = rotation @ np.diag(spacing)
+        affine[:3, 3] = [-40.0 + index, 12.5, 7.0]
+        image = rng.normal(100.0, 20.0, (18 + index, 21, 15)).astype(np.float32)
+        nib.save(nib.Nifti1Image(image, affine), folder / f"scan_{index}.nii.gz")
+    return folder
 
 
 @pytest.mark.parametrize(
@@ -150,3 +181,103 @@ def test_classification_bundle_trains_and_infers(
         **common,
     )
     assert "test split, 8 items: AUC" in capsys.readouterr().out
+
+
+def write_fundus_folder(root: Path, count: int = 4, size: tuple[int, int] = (56, 40)) -> Path:
+    """DRIVE-like layout: RGB images, GIF vessel masks and asymmetric field-of-view masks."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    width, height = size
+    for name in ("images", "1st_manual", "mask"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        key = f"{21 + index}"
+        rgb = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+        vessels = np.zeros((height, width), dtype=np.uint8)
+        vessels[:, 10 + index : 14 + index] = 255
+        rgb[vessels > 0] = [200, 30, 30]
+        fov = np.zeros((height, width), dtype=np.uint8)
+        fov[: height - 8, 6:] = 255  # asymmetric: a transposed output would not fit it
+        Image.fromarray(rgb).save(root / "images" / f"{key}_training.png")
+        Image.fromarray(vessels).save(root / "1st_manual" / f"{key}_manual1.gif")
+        Image.fromarray(fov).save(root / "mask" / f"{key}_training_mask.gif")
+    return root
+
+
+def test_segmentation2d_bundle_on_image_folders_with_fields_of_view(tmp_path: Path) -> None:
+    from PIL import Image
+
+    needs_ignite()
+    data = write_fundus_folder(tmp_path / "drive")
+    bundle = init_bundle(
+        tmp_path / "fundus", task="segmentation2d", roi_size=[32, 32], backbone_kwargs=TINY
+    )
+    configs = bundle / "configs"
+    layout = {
+        "bundle_root": str(bundle), "dataset_dir": str(data), "feature_size": 4,
+        "mask_dir": "1st_manual", "fov_dir": "mask", "image_suffix": "_training",
+        "mask_suffix": "_manual1", "fov_suffix": "_training_mask", "val_fraction": 0.25,
+    }  # fmt: skip
+    assert verify_bundle(bundle) == []
+    run(
+        config_file=str(configs / "train.json"),
+        meta_file=str(configs / "metadata.json"),
+        max_epochs=1,
+        batch_size=2,
+        num_samples=1,
+        **layout,
+    )
+    assert (bundle / "models" / "model.pt").is_file()
+    run(
+        config_file=str(configs / "evaluate.json"),
+        meta_file=str(configs / "metadata.json"),
+        **layout,
+    )
+    assert (bundle / "eval" / "mean_dice_summary.csv").is_file()
+    run(
+        config_file=str(configs / "inference.json"),
+        meta_file=str(configs / "metadata.json"),
+        **layout,
+    )
+    predictions = sorted((bundle / "predictions").glob("*_seg.png"))
+    assert [p.name for p in predictions][:1] == ["21_training_seg.png"] and len(predictions) == 4
+    with Image.open(predictions[0]) as png:
+        mask = np.asarray(png)
+    assert mask.shape == (40, 56) and set(np.unique(mask)) <= {0, 255}
+    assert (mask[32:, :] == 0).all() and (mask[:, :6] == 0).all()  # outside the field of view
+
+
+def test_classification2d_bundle_on_class_folders(tmp_path: Path) -> None:
+    from PIL import Image
+
+    needs_ignite()
+    rng = np.random.default_rng(0)
+    for name in ("benign", "malignant"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for index in range(5):
+            grey = rng.integers(0, 255, (30, 36), dtype=np.uint8)
+            Image.fromarray(grey).save(tmp_path / "data" / name / f"{name}_{index}.png")
+    bundle = init_bundle(
+        tmp_path / "cls", task="classification2d", roi_size=[32, 32], in_channels=1,
+        backbone_kwargs=TINY, class_names=["benign", "malignant"],
+    )  # fmt: skip
+    configs = bundle / "configs"
+    common = {"bundle_root": str(bundle), "batch_size": 4}
+    run(
+        config_file=str(configs / "train.json"),
+        meta_file=str(configs / "metadata.json"),
+        dataset_dir=str(tmp_path / "data"),
+        max_epochs=1,
+        **common,
+    )
+    run(
+        config_file=str(configs / "inference.json"),
+        meta_file=str(configs / "metadata.json"),
+        dataset_dir=str(tmp_path / "data" / "malignant"),
+        **common,
+    )
+    rows = (bundle / "predictions" / "classes.csv").read_text().strip().splitlines()
+    assert len(rows) == 5 and rows[0].split(",")[0].endswith("malignant_0.png")
+    probabilities = (bundle / "predictions" / "probabilities.csv").read_text().splitlines()
+    assert len(probabilities[0].split(",")) == 3  # file, p(benign), p(malignant)

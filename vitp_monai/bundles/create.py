@@ -18,10 +18,15 @@ from vitp_core.export import BackboneChecksumError, read_metadata, sidecar_path
 
 __all__ = ["BUNDLE_TASKS", "METADATA_SCHEMA_PATH", "TEMPLATES_DIR", "init_bundle"]
 
-Task = Literal["segmentation", "classification"]
+Task = Literal["segmentation", "classification", "segmentation2d", "classification2d"]
 
-#: Tasks with a bundle template.
-BUNDLE_TASKS: tuple[str, ...] = ("segmentation", "classification")
+#: Tasks with a bundle template: NIfTI volumes, MedMNIST files, 2D image folders.
+BUNDLE_TASKS: tuple[str, ...] = (
+    "segmentation",
+    "classification",
+    "segmentation2d",
+    "classification2d",
+)
 #: Folder of the bundle templates shipped with the package.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 #: JSON schema of ``metadata.json``, written from MONAI's bundle specification.
@@ -31,8 +36,8 @@ WEIGHTS_NAME = "backbone.safetensors"
 PRETRAINED_EXPR = f"$os.path.join(@bundle_root, 'models', '{WEIGHTS_NAME}')"
 #: Sidecar ``model_kwargs`` that the bundle's network sets itself.
 _NETWORK_OWNED_KWARGS = frozenset({"in_chans", "img_size", "num_classes", "drop_path_rate"})
-#: Config files that define the network, and whether they load the backbone export.
-_CONFIGS = {"train.json": True, "inference.json": False}
+#: The config file that loads the backbone export (the others load ``models/model.pt``).
+_TRAIN_CONFIG = "train.json"
 #: Packages whose installed versions go into ``metadata.json``.
 _PACKAGES = {
     "vitp": "vitp",
@@ -152,11 +157,12 @@ def _update_metadata(
 
 
 def _write_configs(configs_dir: Path, values: Mapping[str, Any], with_weights: bool) -> None:
-    for name, loads_backbone in _CONFIGS.items():
-        path = configs_dir / name
+    for path in sorted(configs_dir.glob("*.json")):
+        if path.name == "metadata.json":
+            continue
         config = json.loads(path.read_text(encoding="utf-8"))
         config.update(values)
-        if loads_backbone and with_weights:
+        if path.name == _TRAIN_CONFIG and with_weights:
             config["pretrained"] = PRETRAINED_EXPR
         atomic_write_text(path, json.dumps(config, indent=4) + "\n")
 
@@ -181,8 +187,10 @@ def init_bundle(
 
     Args:
         out: Bundle folder to create.
-        task: ``"segmentation"`` (VitpUNETR, NIfTI) or ``"classification"``
-            (VitpClassifier, MedMNIST ``.npz``).
+        task: ``"segmentation"`` (VitpUNETR, NIfTI volumes), ``"classification"``
+            (VitpClassifier, MedMNIST ``.npz``), ``"segmentation2d"`` (VitpUNETR, image
+            folders with masks and optional fields of view) or ``"classification2d"``
+            (VitpClassifier, class folders or a labels file).
         weights: A ViTP export (``.safetensors`` with ``.json`` sidecar), copied to
             ``models/backbone.safetensors`` and loaded by ``train.json``'s network; its
             sidecar names the backbone and its arguments.
@@ -230,6 +238,8 @@ def init_bundle(
         patch_size=patch_size,
         dataset_dir=None if dataset_dir is None else os.fspath(dataset_dir),
     )
+    if task == "classification2d" and class_names is not None:
+        values["class_names"] = list(class_names)  # the class folders' index order
     _write_configs(out / "configs", values, with_weights=weights is not None)
     meta_path = out / "configs" / "metadata.json"
     metadata = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ from vitp_monai.bundles.create import METADATA_SCHEMA_PATH
 __all__ = ["verify_bundle"]
 
 #: Config file -> MONAI workflow type whose required properties it must define.
-_WORKFLOWS = {"train.json": "train", "inference.json": "infer"}
+_WORKFLOWS = {"train.json": "train", "inference.json": "infer", "evaluate.json": "infer"}
 
 
 def _missing_properties(workflow: Any, dataset_dir: str | None) -> list[str]:
@@ -71,6 +71,8 @@ def verify_bundle(
     except ValueError as err:
         problems.append(f"metadata.json: {err}")
     for name, workflow_type in _WORKFLOWS.items():
+        if not (configs / name).is_file():
+            continue
         overrides = {} if dataset_dir is None else {"dataset_dir": os.fspath(dataset_dir)}
         workflow = ConfigWorkflow(
             config_file=str(configs / name),
