@@ -9,17 +9,20 @@ user needs::
     vitp monai-bundle needs the optional dependency 'jsonschema': pip install "vitp[monai]"
 
 Console scripts wrap their whole run in :func:`exit_on_missing_extra`, which prints that
-line and exits with status 1 (``VITP_DEBUG=1`` shows the traceback instead). A module
-that is no optional dependency of vitp is a bug, not a missing extra: it is re-raised
-unchanged.
+line and exits with status 1 (``VITP_DEBUG=1`` shows the traceback instead). A package
+whose own ``__init__`` needs the extra (so that a console script fails before its
+``main`` runs) guards its imports with ``extra_required(..., at_import=True)``: an
+uncaught :class:`MissingExtraError` is then printed as its one line too. A module that is
+no optional dependency of vitp is a bug, not a missing extra: it is re-raised unchanged.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = [
     "EXTRA_OF_MODULE",
@@ -78,14 +81,36 @@ def extra_for_module(module: str) -> str | None:
     return EXTRA_OF_MODULE.get(module.split(".", 1)[0])
 
 
+def _print_missing_extra_hook(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def hook(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        if isinstance(error, MissingExtraError) and not os.environ.get("VITP_DEBUG"):
+            print(error, file=sys.stderr)
+        else:
+            previous(kind, error, trace)
+
+    hook.vitp_missing_extra = True  # type: ignore[attr-defined]
+    return hook
+
+
+def _install_excepthook() -> None:
+    """Print an uncaught :class:`MissingExtraError` as its one line (others unchanged)."""
+    if not getattr(sys.excepthook, "vitp_missing_extra", False):
+        sys.excepthook = _print_missing_extra_hook(sys.excepthook)
+
+
 @contextmanager
-def extra_required(command: str, extra: str | None = None) -> Iterator[None]:
+def extra_required(
+    command: str, extra: str | None = None, *, at_import: bool = False
+) -> Iterator[None]:
     """Turn a missing optional dependency inside the block into a :class:`MissingExtraError`.
 
     Args:
         command: The command named in the message, e.g. ``"vitp monai-bundle"``.
         extra: The extra of the command, used when the missing module is the extra's own
             package and not in :data:`EXTRA_OF_MODULE` (e.g. ``vitp_monai`` itself).
+        at_import: The block is a package's import-time code: if the error is not caught,
+            the interpreter prints its one line instead of a traceback
+            (``VITP_DEBUG=1``: the traceback).
 
     Raises:
         MissingExtraError: When a module of an extra is missing.
@@ -102,6 +127,8 @@ def extra_required(command: str, extra: str | None = None) -> Iterator[None]:
             found = extra
         if found is None:
             raise
+        if at_import:
+            _install_excepthook()
         raise MissingExtraError(command, module, found) from err
 
 

@@ -88,3 +88,31 @@ def test_vitp_torchgeo_script_without_torchgeo_main(
         "vitp-torchgeo needs the optional dependency 'torchgeo.main': "
         'pip install "vitp[torchgeo]"'
     )
+
+
+def test_package_import_guard_prints_one_line_when_uncaught(tmp_path) -> None:
+    """A console script whose package ``__init__`` needs an extra fails before ``main``."""
+    import subprocess
+
+    package = tmp_path / "fake_adapter"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from vitp_core.extras import extra_required\n"
+        "with extra_required('vitp-torchgeo', 'torchgeo', at_import=True):\n"
+        "    import einops_is_not_here as einops\n"
+    )
+    code = (
+        "import sys\n"
+        "sys.modules['einops_is_not_here'] = None\n"
+        "import vitp_core.extras as extras\n"
+        "extras.EXTRA_OF_MODULE['einops_is_not_here'] = 'torchgeo'\n"
+        "from fake_adapter import main\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("VITP_DEBUG", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "vitp-torchgeo needs the optional dependency 'einops_is_not_here': "
+        'pip install "vitp[torchgeo]"'
+    )
