@@ -2,8 +2,10 @@
 
 Runs ``vitp monai-bundle init`` (Python API), then
 ``python -m monai.bundle run --config_file configs/train.json ...`` and
-``... configs/inference.json ...`` as subprocesses, exactly as a user would, and writes
-the metrics to ``bench/results/monai_<name>.json``.
+``... configs/evaluate.json ...`` (segmentation: Dice of held-out labelled volumes) or
+``... configs/inference.json ...`` (classification: AUC of the test split) as
+subprocesses, exactly as a user would, and writes the metrics to
+``bench/results/monai_<name>.json``.
 
 Examples (short CPU runs; the data root comes from --data or $VITP_DATA)::
 
@@ -173,8 +175,9 @@ def main() -> int:
         out / "train.log",
     )
     train_s = time.time() - start
-    # Train-only overrides (e.g. num_samples) just add unused keys to inference.json.
-    infer_out = run_monai(bundle, "inference.json", [*common, *test_caps], out / "inference.log")
+    # Train-only overrides (e.g. num_samples) just add unused keys to the other configs.
+    scored = "evaluate.json" if task == "segmentation" else "inference.json"
+    infer_out = run_monai(bundle, scored, [*common, *test_caps], out / "inference.log")
     train_summary = _summary_line(train_out, "best validation")
     infer_summary = _summary_line(
         infer_out, "mean Dice over" if task == "segmentation" else " items: AUC"
@@ -193,7 +196,7 @@ def main() -> int:
         "train_summary": train_summary,
         "inference_summary": infer_summary,
         "metrics": _metrics(task, bundle, infer_out),
-        "command": "python -m monai.bundle run --config_file configs/{train,inference}.json "
+        "command": f"python -m monai.bundle run --config_file configs/{{train,{scored[:-5]}}}.json "
         + " ".join(common),
     }
     target = REPO / "bench" / "results" / f"monai_{args.experiment}.json"
