@@ -186,7 +186,8 @@ def check_finite_pixels(
     per_band = bad.reshape(bad.shape[0], -1).sum(axis=1) if bad.ndim == 3 else [bad.sum()]
     names = list(band_names or [])
     bands = [
-        f"band {i + 1}" + (f" ({names[i]})" if i < len(names) else "")
+        f"band {i + 1}"
+        + (f" ({names[i]})" if i < len(names) and names[i] != f"band{i + 1}" else "")
         for i, n in enumerate(per_band)
         if n
     ]
