@@ -17,7 +17,7 @@ from vitp_torchgeo.datasets.spec import Normalization
 from vitp_torchgeo.prediction.writer import ScenePredictionWriter
 from vitp_torchgeo.trainers.base import CHECKPOINT_KEY, ViTPBaseTask
 
-__all__ = ["TASK_NAMES", "load_task", "predict_scene"]
+__all__ = ["TASK_NAMES", "load_task", "predict_scene", "predict_scene_with"]
 
 _logger = logging.getLogger(__name__)
 
@@ -112,7 +112,56 @@ def predict_scene(
     Returns:
         The files written.
     """
-    model = load_task(checkpoint, task)
+    return predict_scene_with(
+        load_task(checkpoint, task),
+        image,
+        output,
+        image2=image2,
+        probabilities=probabilities,
+        vector=vector,
+        bands=bands,
+        band_names=band_names,
+        mean=mean,
+        std=std,
+        normalization=normalization,
+        window=window,
+        overlap=overlap,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        strip_width=strip_width,
+        threshold=threshold,
+        class_names=class_names,
+        accelerator=accelerator,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def predict_scene_with(
+    model: ViTPBaseTask,
+    image: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    image2: str | os.PathLike[str] | None = None,
+    probabilities: str | os.PathLike[str] | None = None,
+    vector: str | os.PathLike[str] | None = None,
+    bands: Sequence[int | str] | None = None,
+    band_names: Sequence[str] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    normalization: Normalization | None = None,
+    window: int | None = None,
+    overlap: float = 0.5,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    strip_width: int = 2048,
+    threshold: float = 0.5,
+    class_names: Sequence[str] | None = None,
+    accelerator: str = "auto",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> list[Path]:
+    """:func:`predict_scene` with a task already in memory (its ``data_spec`` set)."""
     datamodule = ScenePredictionDataModule(
         os.fspath(image),
         None if image2 is None else os.fspath(image2),

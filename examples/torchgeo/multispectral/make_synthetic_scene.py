@@ -6,8 +6,8 @@ nodata border, and "new buildings" (bright, low-NIR squares) that appear in the 
 date. The change label is *sparse*, as hand labels are: 1 = changed and 0 = unchanged on
 labelled patches only, 255 = unlabelled everywhere else.
 
-    python examples/torchgeo/multispectral/make_synthetic_scene.py --out data/landsat_change
-    # -> data/landsat_change/{A,B,label}/scene.tif  (+ B/scene_envi.img/.hdr, an ENVI copy)
+    python examples/torchgeo/multispectral/make_synthetic_scene.py --out runs/data/landsat_change
+    # -> runs/data/landsat_change/{A,B,label}/scene.tif  (+ envi/scene_B.img/.hdr, an ENVI copy of B)
 
 The pairs are synthetic: figures obtained on them check the pipeline, nothing else.
 """
@@ -83,7 +83,7 @@ def write(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/landsat_change"))
+    parser.add_argument("--out", type=Path, default=Path("runs/data/landsat_change"))
     parser.add_argument("--size", type=int, default=512, help="scene side in pixels")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
