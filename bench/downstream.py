@@ -32,11 +32,11 @@ import argparse
 import concurrent.futures
 import dataclasses
 import datetime
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import platform
 import sys
 import time
 import warnings
@@ -48,7 +48,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from downstream_config import BUDGETS, METHODS, Budget, Method
-from downstream_corpora import build_study_corpora, corpus_images, corpus_summary
+from downstream_corpora import (
+    build_study_corpora,
+    combine_mixtures,
+    corpus_images,
+)
 
 from vitp_core.atomic_io import atomic_write_json
 from vitp_core.export import load_backbone
@@ -124,14 +128,36 @@ class Study:
         self.images: dict[str, list[Path]] = {}
         self.tokenizers: dict[str, str] = {}
         self.pretrain_logs: list[dict[str, Any]] = []
+        self.stage_logs: dict[str, dict[str, Any]] = {}
 
     def _tag(self, method: Method) -> str:
-        """Cache folder name: the budget's steps x batch, and ViTP's tokenizer."""
+        """Cache folder name: the budget's steps x batch, ViTP's tokenizer, the stages."""
         budget = self.budget
         tag = f"steps{budget.steps}_bs{budget.batch_size}"
+        if budget.recipe == "staged":
+            return f"{tag}_{self.stages_key}"
         if method.kind != "vitp":
             return tag
         return tag + ("_bytes" if budget.tokenizer == "bytes" else f"_bpe{budget.tokenizer_vocab}")
+
+    @property
+    def stages_key(self) -> str:
+        """Short hash of every setting that shapes a pretrained backbone (not the evals)."""
+        evals = {"seeds", "finetune", "seg_", "vol_", "accelerator", "reliance_every", "methods"}
+        settings = {
+            k: v
+            for k, v in self.budget.to_dict().items()
+            if k != "name" and not any(k.startswith(e) for e in evals)
+        }
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:8]
+
+    @property
+    def stages(self) -> Path | None:
+        """Folder of the staged recipe's shared start and aligned VLM (``None``: scratch)."""
+        if self.budget.recipe != "staged":
+            return None
+        return self.work / "stages" / self.stages_key
 
     def backbone_path(self, method: Method, seed: int, domain: str) -> Path:
         """Export path of one pretrained backbone."""
@@ -151,10 +177,38 @@ class Study:
         return folder / f"{method.name}_s{seed}_{group}.json"
 
     def prepare(self) -> None:
-        """Build (or reuse) the pretraining corpora."""
-        self.mixtures = build_study_corpora(self.data, self.work.parent / "corpora")
+        """Build (or reuse) the pretraining corpora; the staged recipe's start and alignment."""
+        corpora = self.work.parent / "corpora"
+        self.mixtures = build_study_corpora(self.data, corpora)
         self.images = {domain: corpus_images(path) for domain, path in self.mixtures.items()}
-        self.tokenizers = {domain: self._tokenizer(path) for domain, path in self.mixtures.items()}
+        if self.budget.recipe == "staged":
+            both = combine_mixtures(self.mixtures, corpora / "both" / "both_mix.json")
+            shared = self._tokenizer(both)  # one language model reads both domains
+            self.tokenizers = dict.fromkeys(self.mixtures, shared)
+            self._prepare_stages(both, shared)
+        else:
+            self.tokenizers = {d: self._tokenizer(path) for d, path in self.mixtures.items()}
+
+    def _prepare_stages(self, both: Path, tokenizer: str) -> None:
+        """The shared general start (MAE on both domains) and the aligned LM, cached."""
+        from downstream_pretrain import align_language_model, pretrain_general_start
+
+        stages = self.stages
+        assert stages is not None
+        if self.fresh or not (stages / "start.log.json").is_file():
+            log.info("general start: MAE on both domains, %d steps", self.budget.start_steps)
+            images = [image for domain in ("rs", "med") for image in self.images[domain]]
+            pretrain_general_start(self.budget, images, stages)
+        if self.fresh or not (stages / "align" / "align.log.json").is_file():
+            log.info(
+                "alignment: LM + projector on the frozen start, %d steps", self.budget.align_steps
+            )
+            done = align_language_model(
+                self.budget, both, stages / "start.safetensors", tokenizer, stages / "align"
+            )
+            log.info(
+                "  image reliance after alignment: %s", (done["image_reliance"] or {}).get("gap")
+            )
 
     def _tokenizer(self, mixture: Path) -> str:
         """ViTP's tokenizer for one domain: ``"bytes"`` or a BPE folder trained on its text."""
@@ -184,6 +238,7 @@ class Study:
                     seed,
                     path,
                     self.tokenizers[domain],
+                    self.stages,
                 )
                 log.info("  %.0f s, last loss %s", done["wall_s"], (done["losses"] or ["-"])[-1])
             paths[domain] = path
@@ -248,175 +303,6 @@ class Study:
         return runs, logs
 
 
-def _machine() -> str:
-    if torch.cuda.is_available():
-        return f"GPU {torch.cuda.get_device_name(0)}"
-    threads = torch.get_num_threads()
-    return f"CPU, {os.cpu_count()} cores, {threads} torch threads, {platform.machine()}"
-
-
-def _notes(
-    study: Study, methods: list[Method], runs: list[dict], args: argparse.Namespace
-) -> list[str]:
-    budget = study.budget
-    default = BUDGETS[budget.name]
-    seeds_done = sorted({r["seed"] for r in runs})
-    compute = sum(g["wall_s"] for g in study.pretrain_logs) + sum(
-        sum(r["eval_wall_s"].values()) for r in runs
-    )
-    notes = [
-        f"Budget `{budget.name}`: backbone `{budget.backbone}` {budget.backbone_kwargs} at "
-        f"{budget.img_size} px for every method; pretraining {budget.steps} optimizer steps x "
-        f"batch {budget.batch_size} per method and domain, AdamW (peak lr {budget.lr}, 10% "
-        "warmup, cosine); ViTP's LM: Qwen2 "
-        f"{budget.lm_config['num_hidden_layers']} layers x {budget.lm_config['hidden_size']} "
-        + (
-            "with the byte-level tokenizer"
-            if budget.tokenizer == "bytes"
-            else f"with a byte-level BPE ({budget.tokenizer_vocab} max) trained on each "
-            "domain's pretraining text"
-        )
-        + "; MAE: lightly's masked ViT + decoder "
-        f"{budget.mae_decoder} (width, depth, heads), mask ratio 0.75, normalised-pixel loss.",
-        f"Methods: {', '.join(m.label for m in methods)}. Seeds with complete results: "
-        f"{seeds_done} (each seed sets pretraining init and data order and downstream init).",
-        "Pretraining images (one backbone per domain): RS = "
-        + ", ".join(f"{k} {v} records" for k, v in corpus_summary(study.mixtures["rs"]).items())
-        + " (RSSCN7 train split, Dubai tiles 1-6; Dubai repeated 4x in the mixture); medical = "
-        + ", ".join(f"{k} {v} records" for k, v in corpus_summary(study.mixtures["med"]).items())
-        + " (hippocampus volumes 000-199, PneumoniaMNIST train, VQA-RAD train questions; "
-        "PneumoniaMNIST sampled at 0.25). MAE samples the first image of the same records.",
-        "Downstream (held out of pretraining): RSSCN7 test split halved per class (even "
-        "positions train the probe / k-NN / fine-tune, odd positions evaluate, 700 each); "
-        f"RSSCN7 fine-tune {budget.finetune_steps} steps x {budget.finetune_batch} "
-        "(ViTP TorchGeo classification task, mean-pooled patch tokens); Dubai tile 7 -> tile 8, "
-        f"{budget.seg_tile} px windows, {budget.seg_steps} steps x {budget.seg_batch} "
-        "(ViTP TorchGeo segmentation task, feature pyramid + UPerNet, 64 channels), mIoU "
-        "macro over 5 classes, unlabelled ignored"
-        + (f", first {budget.seg_test_batches} test batches" if budget.seg_test_batches else "")
-        + f"; hippocampus volumes 200+ (134): first {budget.vol_train} fine-tune, last "
-        f"{budget.vol_test} test, {budget.vol_steps} steps x {budget.vol_batch} at "
-        f"{budget.vol_size} voxels (vitp_monai VitpUNETR, 2D weights inflated to 3D), mean "
-        "Dice of the two labels; PneumoniaMNIST probe trained on val (524), tested on test "
-        "(624); BreastMNIST probe train (546) -> test (156), never pretrained on.",
-        "Frozen features: mean of the final patch tokens; probe: standardised logistic "
-        "regression (C=0.5); k-NN: 20 neighbours, cosine, distance-weighted. Corruptions "
-        "(REOBench-style, one severity) on the RSSCN7 evaluation half at 128 px: Gaussian "
-        "noise sigma 0.08, Gaussian blur sigma 2, JPEG quality 10, one band zeroed.",
-        f"Compute: {compute / 60:.0f} min of pretraining + evaluation in total on "
-        f"{_machine()} (the sum of the cached steps' wall-clock; data loading included)"
-        + (
-            f"; this invocation ran {args.jobs} (method, seed) units at once, "
-            f"{args.threads or 1} torch thread(s) each, so the sum exceeds the elapsed time."
-            if args.jobs > 1
-            else "."
-        ),
-    ]
-    done = {m.name: sorted(r["seed"] for r in runs if r["method"] == m.name) for m in methods}
-    missing = {name: sorted(set(budget.seeds) - set(seeds)) for name, seeds in done.items()}
-    if any(missing.values()):
-        notes.append(
-            "**Incomplete run** -- complete (method: seeds): "
-            + "; ".join(f"{METHODS[n].label}: {s or 'none'}" for n, s in done.items())
-            + f". The budget asks for seeds {list(budget.seeds)} for every method; the "
-            "missing ones did not finish in the time available and are absent from every "
-            "table (shown as 'not run' or '1 seed')."
-        )
-    notes_file = study.work / "notes.json"
-    if args.note:
-        atomic_write_json(notes_file, args.note)
-    notes += _load_json(notes_file) or []  # type: ignore[arg-type]
-    if budget.steps != default.steps or budget.seeds != default.seeds or args.methods:
-        notes.append(
-            f"**Reduced run**: the `{budget.name}` budget defaults to {default.steps} steps and "
-            f"seeds {list(default.seeds)}; this run used {budget.steps} steps, seeds "
-            f"{list(budget.seeds)}" + (f", methods {args.methods}" if args.methods else "") + "."
-        )
-    return notes
-
-
-def _reliance_text(logs: list[dict[str, Any]], method: str) -> str:
-    """ "own vs other image" answer losses of one ViTP method, per domain."""
-    parts = []
-    for domain in ("rs_mix", "med_mix"):
-        found = [
-            g["image_reliance"]
-            for g in logs
-            if g["method"] == method and g["domain"] == domain and g.get("image_reliance")
-        ]
-        if found:
-            own = sum(r["own_image"] for r in found) / len(found)
-            other = sum(r["other_image"] for r in found) / len(found)
-            parts.append(f"{domain}: {own:.3f} (own image) vs {other:.3f} (another record's)")
-    return "; ".join(parts) or "not measured"
-
-
-def _closing_note(result: dict[str, Any]) -> list[str]:
-    from downstream_report import HEADLINE
-
-    targets, budget, table = result["targets"], result["budget"], result["aggregate"]
-    samples = budget["steps"] * budget["batch_size"]
-    best = []
-    for key, label in HEADLINE.items():
-        ranked = sorted((stats[key]["mean"], name) for name, stats in table.items() if key in stats)
-        if ranked:
-            best.append(f"{label}: {METHODS[ranked[-1][1]].label} ({ranked[-1][0] * 100:.1f})")
-    robust = targets["robustness"]
-    robust_text = (
-        "the robustness target (smaller clean - corrupted drop with VRL than without) is "
-        + ("met" if robust["met"] else "missed")
-        + f" ({robust['vitp_vrl'] * 100:.1f} vs {robust['vitp_novrl'] * 100:.1f} points"
-        + (
-            ""
-            if robust.get("beyond_one_std", True) or not robust["met"]
-            else f", a difference below one standard deviation ({robust['std'] * 100:.1f}),"
-            " so not a clear effect"
-        )
-        + ")"
-        if robust
-        else "the robustness target could not be checked (ViTP without VRL did not finish)"
-    )
-    lm = budget["lm_config"]
-    return [
-        f"**Result.** ViTP + VRL beats both MAE and random init by more than one standard "
-        f"deviation on {targets['metrics_won']} of {targets['metrics_compared']} headline "
-        f"metrics, so the main target is {'met' if targets['beats_on_4_of_6'] else 'missed'}; "
-        f"{robust_text}. Best method per headline metric: " + "; ".join(best) + ".",
-        "",
-        "**What limits it.** (1) The language model starts from scratch. The paper trains "
-        "the ViT inside InternVL2.5-1B, whose LM already reads visual tokens; here a "
-        f"{lm['num_hidden_layers']}-layer, {lm['hidden_size']}-wide Qwen2 must first learn "
-        "the answer templates and only then learn to read the image, and only what it reads "
-        "sends an image-specific gradient to the ViT. The answer-loss columns of the "
-        "pretraining table measure this; for ViTP + VRL (nats per answer token): "
-        f"{_reliance_text(result['pretrain_logs'], 'vitp_vrl')}. "
-        "Nearly equal losses mean the answers depend little on the pixels (for comparison, "
-        "an exploration in which the LM did read the image -- 600 steps, a 4x higher LM "
-        "learning rate -- reached 0.43 vs 0.54 on the RS mix), whereas MAE's pixel loss is "
-        "image-specific from its first step. "
-        f"(2) Budget: each backbone saw {samples} samples ({budget['steps']} steps x "
-        f"{budget['batch_size']}), a ViT of {budget['backbone_kwargs']} at "
-        f"{budget['img_size']} px -- the paper pretrains a 300M ViT on millions of samples. "
-        f"(3) Evaluation noise: the fine-tunes are short ({budget['finetune_steps']} RSSCN7, "
-        f"{budget['seg_steps']} Dubai, {budget['vol_steps']} hippocampus steps), so they "
-        "partly measure how fast a fresh decoder fits; the hippocampus Dice differs more "
-        "between seeds than between methods. "
-        "(4) Corpus: 1.6k RS and 6k medical records with templated questions, whose "
-        "answers (class names, yes/no, counts) a small LM can partly guess from the text.",
-        "",
-        "**What was tried.** The same images, ViT shape, optimizer, peak learning rate, "
-        "schedule and steps x batch for every method; MAE from lightly's maintained modules; "
-        "a byte-level BPE trained on each domain's text instead of the byte tokenizer (3x "
-        "shorter sequences, so the LM learns the templates sooner); frozen probes and k-NN "
-        "next to the fine-tunes. Single-seed explorations before this run (a higher LM "
-        "learning rate, a lower ViT learning rate, aligning the LM on a frozen ViT first, "
-        "longer runs) and their figures are in "
-        "[results_explorations.md](results_explorations.md). The `gpu` budget (ViT-S/16 at "
-        "224 px, 5,000 steps x 64, full-length fine-tunes) is the configuration meant to "
-        "test the paper's claim; it has not been run (no GPU in these sessions).",
-    ]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the study and write JSON, figures and report."""
     args = _parse(argv)
@@ -433,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs is None:
         args.jobs = 1 if torch.cuda.is_available() else min(2, os.cpu_count() or 1)
     budget = _budget(args)
-    methods = [METHODS[m] for m in (args.methods.split(",") if args.methods else METHODS)]
+    methods = [METHODS[m] for m in (args.methods.split(",") if args.methods else budget.methods)]
     study = Study(budget, Path(args.data).resolve(), args.work_dir / budget.name, args.fresh)
     study.prepare()
     if not args.report_only:
@@ -468,39 +354,70 @@ def _run_parallel(study: Study, units: list[tuple[Method, int]], jobs: int, thre
             log.info("done: %s", future.result())
 
 
+#: Where each budget's report goes (smoke budgets keep theirs in the work folder).
+REPORTS = {"miniature": "results.md", "small": "results_small.md", "gpu": "results_gpu.md"}
+
+
+def _stage_logs(study: Study) -> dict[str, dict[str, Any]]:
+    """The staged recipe's start and alignment logs (losses dropped), if any."""
+    if study.stages is None:
+        return {}
+    found = {
+        "start": _load_json(study.stages / "start.log.json"),
+        "align": _load_json(study.stages / "align" / "align.log.json"),
+    }
+    return {
+        k: {**v, "losses": v["losses"][:: max(len(v["losses"]) // 200, 1)]}
+        for k, v in found.items()
+        if v
+    }
+
+
 def write_outputs(study: Study, methods: list[Method], args: argparse.Namespace) -> int:
     """Aggregate the cached runs into the results JSON, figures and markdown report."""
+    from downstream_notes import (
+        machine,
+        scratch_closing_note,
+        scratch_notes,
+        staged_closing_note,
+        staged_notes,
+    )
     from downstream_report import aggregate, check_targets, write_figures, write_markdown
 
     budget = study.budget
     runs, logs = study.cached_runs(methods)
     study.pretrain_logs = logs
+    study.stage_logs = _stage_logs(study)
     if not runs:
         print("downstream: no complete run in the cache yet.")
         return 1
-    smoke = budget.name == "smoke"  # plumbing only: its outputs stay in the work folder
+    smoke = budget.name not in REPORTS  # plumbing only: its outputs stay in the work folder
     results = args.results or (
         study.work / "results.json"
         if smoke
         else REPO / "bench" / "results" / f"downstream_{budget.name}.json"
     )
-    report = args.report or (study.work / "results.md" if smoke else REPO / "docs" / "results.md")
+    report = args.report or (
+        study.work / "results.md" if smoke else REPO / "docs" / REPORTS[budget.name]
+    )
     table = aggregate(runs)
+    staged = budget.recipe == "staged"
     result = {
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
+        "machine": machine(),
         "budget": budget.to_dict(),
         "methods": {m.name: dataclasses.asdict(m) for m in methods},
         "results_json": str(results.resolve().relative_to(REPO))
         if results.resolve().is_relative_to(REPO)
         else str(results),
-        "runs": runs,
+        "targets": check_targets(table, budget.recipe, logs),
         "aggregate": table,
-        "targets": check_targets(table),
+        "runs": runs,
+        "stages": study.stage_logs,
         "pretrain_logs": logs,
     }
-    result["closing_note"] = _closing_note(result)
-    result["notes"] = _notes(study, methods, runs, args)
+    result["closing_note"] = (staged_closing_note if staged else scratch_closing_note)(result)
+    result["notes"] = (staged_notes if staged else scratch_notes)(study, methods, runs, args)
     figures = write_figures(
         table,
         logs,

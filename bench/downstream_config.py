@@ -3,6 +3,18 @@
 A :class:`Budget` fixes everything that costs time: the backbone shape shared by every
 method, the pretraining steps x batch (the same for every method), the seeds and the size
 of each downstream fine-tune. A :class:`Method` says how a backbone is pretrained.
+
+Two recipes:
+
+* ``scratch`` (budgets ``smoke``, ``small``, ``gpu``): every method starts from a random
+  ViT; ViTP's language model starts from scratch too.
+* ``staged`` (budget ``miniature``): the paper's recipe in miniature. One shared general
+  start for both domains (MAE on all pretraining images of both domains, standing in for
+  the general InternViT), a language model aligned on it (ViT frozen, both domains'
+  instructions, standing in for InternVL2.5's LM), then, from that same start and at equal
+  optimizer steps x batch per domain: ViTP with VRL, without VRL, with the official VRL
+  rate; continued MAE; the start alone; and a supervised ceiling on the labels the
+  instruction corpus was built from.
 """
 
 from __future__ import annotations
@@ -46,6 +58,15 @@ class Budget:
         vol_batch: Hippocampus batch size.
         max_seq_len: Longest ViTP sequence in tokens.
         accelerator: Lightning accelerator.
+        recipe: ``scratch`` or ``staged`` (see the module docs).
+        methods: The methods this budget runs (keys of :data:`METHODS`).
+        start_steps: Staged: optimizer steps of the shared MAE start.
+        start_batch: Staged: batch size of the shared MAE start.
+        start_lr: Staged: peak learning rate of the shared MAE start.
+        align_steps: Staged: optimizer steps of the alignment (ViT frozen).
+        align_lr: Staged: peak learning rate of the alignment (projector and LM).
+        reliance_every: Measure ViTP's image reliance every this many steps (held-out
+            records, the product's :class:`ImageRelianceMonitor`).
     """
 
     name: str
@@ -82,6 +103,21 @@ class Budget:
     vol_batch: int = 2
     max_seq_len: int = 1024
     accelerator: str = "cpu"
+    recipe: Literal["scratch", "staged"] = "scratch"
+    methods: tuple[str, ...] = (
+        "random",
+        "mae",
+        "vitp_novrl",
+        "vitp_vrl",
+        "vitp_official",
+        "vitp_early",
+    )
+    start_steps: int = 0
+    start_batch: int = 32
+    start_lr: float = 1e-3
+    align_steps: int = 0
+    align_lr: float = 2e-3
+    reliance_every: int = 100
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
@@ -103,6 +139,57 @@ BUDGETS: dict[str, Budget] = {
         vol_steps=2,
     ),
     "small": Budget(name="small", steps=300, finetune_steps=100, seg_steps=100, vol_steps=150),
+    "miniature": Budget(
+        name="miniature",
+        recipe="staged",
+        methods=(
+            "start",
+            "mae_continued",
+            "mae_total",
+            "vitp_vrl",
+            "vitp_novrl",
+            "vitp_official",
+            "supervised",
+        ),
+        start_steps=2000,
+        start_batch=32,
+        align_steps=600,
+        align_lr=2e-3,
+        steps=600,
+        batch_size=16,
+        lr=1e-3,
+        vitp_vit_lr_scale=0.25,
+        finetune_steps=100,
+        seg_steps=100,
+        vol_steps=150,
+        reliance_every=150,
+    ),
+    "miniature_smoke": Budget(
+        name="miniature_smoke",
+        recipe="staged",
+        methods=(
+            "start",
+            "mae_continued",
+            "mae_total",
+            "vitp_vrl",
+            "vitp_novrl",
+            "vitp_official",
+            "supervised",
+        ),
+        backbone_kwargs={"depth": 2, "patch_size": 8},
+        start_steps=4,
+        align_steps=4,
+        steps=4,
+        batch_size=4,
+        seeds=(0,),
+        finetune_steps=2,
+        seg_steps=2,
+        seg_test_batches=2,
+        vol_train=4,
+        vol_test=4,
+        vol_steps=2,
+        reliance_every=2,
+    ),
     "gpu": Budget(
         name="gpu",
         backbone="vitp_small_patch16_224",
@@ -142,18 +229,22 @@ class Method:
     Attributes:
         name: Short id used in file names and tables.
         label: Name in the report.
-        kind: ``random`` (no pretraining), ``mae`` or ``vitp``.
+        kind: ``random`` (no pretraining), ``mae``, ``vitp``, ``start`` (the staged
+            recipe's general start alone) or ``supervised`` (heads on the corpus labels).
         vrl_ratio: Share of visual tokens dropped (ViTP).
         vrl_apply_prob: Share of samples that are dropped at all (ViTP).
         vrl_mode: ``late``, ``early`` or ``padded`` (ViTP).
+        total_steps: Staged MAE: also train for the alignment's steps (equal total steps
+            instead of equal ViT-training steps).
     """
 
     name: str
     label: str
-    kind: Literal["random", "mae", "vitp"]
+    kind: Literal["random", "mae", "vitp", "start", "supervised"]
     vrl_ratio: float = 0.0
     vrl_apply_prob: float = 1.0
     vrl_mode: Literal["late", "early", "padded"] = "late"
+    total_steps: bool = False
 
 
 METHODS: dict[str, Method] = {
@@ -165,5 +256,9 @@ METHODS: dict[str, Method] = {
         Method("vitp_vrl", "ViTP, VRL 0.75 every sample", "vitp", 0.75, 1.0, "late"),
         Method("vitp_official", "ViTP, VRL 0.75 on 25% (official)", "vitp", 0.75, 0.25, "late"),
         Method("vitp_early", "ViTP, early VRL 0.75", "vitp", 0.75, 1.0, "early"),
+        Method("start", "start alone (MAE, both domains)", "start"),
+        Method("mae_continued", "continued MAE", "mae"),
+        Method("mae_total", "continued MAE, equal total steps", "mae", total_steps=True),
+        Method("supervised", "supervised ceiling (corpus labels)", "supervised"),
     )
 }

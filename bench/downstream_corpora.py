@@ -31,6 +31,7 @@ __all__ = [
     "DUBAI_PRETRAIN_TILES",
     "HIPPOCAMPUS_PRETRAIN_MAX_ID",
     "build_study_corpora",
+    "combine_mixtures",
     "corpus_images",
     "hippocampus_id",
 ]
@@ -146,6 +147,24 @@ def build_study_corpora(data: Path, out: Path, fresh: bool = False) -> dict[str,
             atomic_write_json(mixture, build(data, folder))
         mixtures[domain] = mixture
     return mixtures
+
+
+def combine_mixtures(mixtures: dict[str, Path], out: Path) -> Path:
+    """One mixture of every source of several mixtures (the staged recipe's alignment).
+
+    Sources keep their annotation, root and ``repeat_time``; names get the domain prefix.
+    """
+    combined = {}
+    for domain, mixture in mixtures.items():
+        for name, entry in json.loads(mixture.read_text()).items():
+            combined[f"{domain}_{name}"] = {
+                **entry,
+                "annotation": str((mixture.parent / entry["annotation"]).resolve()),
+                "root": str((mixture.parent / entry.get("root", ".")).resolve()),
+            }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, combined)
+    return out
 
 
 def corpus_images(mixture: Path, seed: int = 0) -> list[Path]:

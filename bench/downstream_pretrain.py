@@ -21,22 +21,29 @@ from lightly.models.modules import MaskedVisionTransformerTIMM
 from lightly.models.modules.masked_vision_transformer_decoder_timm import (
     MaskedVisionTransformerDecoderTIMM,
 )
+from lightning.pytorch.callbacks import ModelCheckpoint
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from vitp_core.atomic_io import atomic_write_json
+from vitp_core.atomic_io import atomic_path, atomic_write_json
 from vitp_core.backbone import create_backbone
 from vitp_core.corpus.images import load_image
-from vitp_core.corpus.reader import read_corpus
-from vitp_core.data.collate import collate_samples
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.data.processor import IMAGENET_MEAN, IMAGENET_STD
 from vitp_core.data.tiling import resize_image
-from vitp_core.export import export_backbone
+from vitp_core.export import export_backbone, load_backbone
 from vitp_core.training.module import ViTPPretrainModule, metadata_from_hparams
+from vitp_core.training.reliance import ImageRelianceMonitor
 from vitp_core.training.schedule import cosine_with_warmup, decay_parameter_groups
 
-__all__ = ["image_reliance", "pretrain_backbone"]
+__all__ = [
+    "MAEPretrainModule",
+    "align_language_model",
+    "pretrain_backbone",
+    "pretrain_general_start",
+    "resized_image",
+]
 
 WARMUP_RATIO = 0.1
 WEIGHT_DECAY = 0.05
@@ -73,80 +80,106 @@ def _new_vit(budget: Budget) -> nn.Module:
     )
 
 
-def _trainer(budget: Budget, recorder: _LossRecorder) -> L.Trainer:
+def _trainer(
+    budget: Budget, steps: int, callbacks: list[L.Callback], checkpoints: bool = False
+) -> L.Trainer:
     return L.Trainer(
-        max_steps=budget.steps,
+        max_steps=steps,
         accelerator=budget.accelerator,
         devices=1,
         logger=False,
-        enable_checkpointing=False,
+        enable_checkpointing=checkpoints,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[recorder],
+        callbacks=callbacks,
         num_sanity_val_steps=0,
         precision="bf16-mixed" if budget.accelerator != "cpu" else "32-true",
     )
 
 
-def image_reliance(module: ViTPPretrainModule, mixture: Path, records: int = 96) -> dict:
-    """Answer loss with each record's own image vs another record's image (eval mode).
-
-    A language model that ignores the image scores the same on both; the gap is how much
-    the answers the LM learned depend on what the ViT sees.
-
-    Args:
-        module: The trained ViTP module.
-        mixture: The pretraining mixture (every ``len // records``-th record is used).
-        records: How many records to score.
-
-    Returns:
-        ``{"own_image": loss, "other_image": loss, "gap": other - own}`` (nats per token).
-    """
-    usable, _ = read_corpus(mixture)
-    chosen = usable[:: max(len(usable) // records, 1)][:records]
-    own = [module.processor(record) for record in chosen]
-    other = [
-        dataclasses.replace(s, pixel_values=own[(i + 1) % len(own)].pixel_values)
-        for i, s in enumerate(own)
-    ]
-    module.eval()
-    losses = {}
-    with torch.no_grad():
-        for name, samples in (("own_image", own), ("other_image", other)):
-            total = 0.0
-            for start in range(0, len(samples), 16):
-                chunk = samples[start : start + 16]
-                batch = collate_samples(chunk, module.tokenizer.pad_token_id).batch
-                total += float(module.model(batch).loss) * len(chunk)
-            losses[name] = total / len(samples)
-    return {**losses, "gap": losses["other_image"] - losses["own_image"]}
+def _reliance_log(monitor: ImageRelianceMonitor) -> dict[str, Any] | None:
+    """The final held-out image reliance and its history (nats per answer)."""
+    if monitor.latest is None:
+        return None
+    return {
+        **monitor.latest.to_dict(),
+        "history": [{"step": r.step, "gap": r.gap, "own": r.own} for r in monitor.history],
+    }
 
 
-def _pretrain_vitp(
-    budget: Budget, method: Method, mixture: Path, seed: int, tokenizer: str
-) -> tuple[ViTPPretrainModule, list[float]]:
-    module = ViTPPretrainModule(
-        tokenizer=tokenizer,
-        vit=budget.backbone,
-        vit_kwargs=dict(budget.backbone_kwargs),
-        img_size=budget.img_size,
-        lm_config=dict(budget.lm_config),
-        vrl_ratio=method.vrl_ratio,
-        vrl_apply_prob=method.vrl_apply_prob,
-        vrl_mode=method.vrl_mode,
-        max_seq_len=budget.max_seq_len,
-        lr=budget.lr,
-        vit_lr_scale=budget.vitp_vit_lr_scale,
-        weight_decay=WEIGHT_DECAY,
-        warmup_ratio=WARMUP_RATIO,
-        corpus_name=mixture.stem,
-    )
+def _fit_vitp(
+    module: ViTPPretrainModule,
+    budget: Budget,
+    mixture: Path,
+    seed: int,
+    steps: int,
+    run_dir: Path | None = None,
+) -> tuple[list[float], dict[str, Any] | None]:
+    """Train a ViTP module with the product's data module and reliance monitor."""
     data = InstructionDataModule(
         corpus=str(mixture), processor=module.processor, batch_size=budget.batch_size, seed=seed
     )
     recorder = _LossRecorder()
-    _trainer(budget, recorder).fit(module, datamodule=data)
-    return module, recorder.losses
+    monitor = ImageRelianceMonitor(every_n_steps=budget.reliance_every, seed=seed)
+    callbacks: list[L.Callback] = [recorder, monitor]
+    if run_dir is not None:
+        callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True))
+    _trainer(budget, steps, callbacks, checkpoints=run_dir is not None).fit(module, datamodule=data)
+    return recorder.losses, _reliance_log(monitor)
+
+
+def _vitp_settings(budget: Budget, method: Method, mixture: Path) -> dict[str, Any]:
+    return {
+        "vrl_ratio": method.vrl_ratio,
+        "vrl_apply_prob": method.vrl_apply_prob,
+        "vrl_mode": method.vrl_mode,
+        "max_seq_len": budget.max_seq_len,
+        "lr": budget.lr,
+        "vit_lr_scale": budget.vitp_vit_lr_scale,
+        "weight_decay": WEIGHT_DECAY,
+        "warmup_ratio": WARMUP_RATIO,
+        "corpus_name": mixture.stem,
+    }
+
+
+def _pretrain_vitp(
+    budget: Budget,
+    method: Method,
+    mixture: Path,
+    seed: int,
+    tokenizer: str,
+    init_from: Path | None = None,
+) -> tuple[ViTPPretrainModule, list[float], dict[str, Any] | None]:
+    """ViTP from scratch (``init_from`` None) or from the staged recipe's aligned VLM."""
+    settings = _vitp_settings(budget, method, mixture)
+    if init_from is not None:
+        module = ViTPPretrainModule(init_from=str(init_from), **settings)
+    else:
+        module = ViTPPretrainModule(
+            tokenizer=tokenizer,
+            vit=budget.backbone,
+            vit_kwargs=dict(budget.backbone_kwargs),
+            img_size=budget.img_size,
+            lm_config=dict(budget.lm_config),
+            **settings,
+        )
+    losses, reliance = _fit_vitp(module, budget, mixture, seed, budget.steps)
+    return module, losses, reliance
+
+
+#: Decoded, resized images (float16) shared by every MAE / supervised run of a process:
+#: decoding, not the tiny model, dominates their steps otherwise.
+_RESIZED: dict[tuple[Path, int], torch.Tensor] = {}
+
+
+def resized_image(path: Path, size: int) -> torch.Tensor:
+    """An image as ``(3, size, size)`` 0-1 floats, as ViTP's processor resizes it (cached)."""
+    key = (path, size)
+    if key not in _RESIZED:
+        image = torch.from_numpy(load_image(path))
+        image = image.expand(3, -1, -1) if image.shape[0] == 1 else image[:3]
+        _RESIZED[key] = resize_image(image, size, size).half()
+    return _RESIZED[key].float()
 
 
 class _ImageDataset(Dataset):
@@ -162,11 +195,7 @@ class _ImageDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        image = torch.from_numpy(load_image(self.images[index]))
-        if image.shape[0] == 1:
-            image = image.expand(3, -1, -1)
-        image = resize_image(image[:3], self.size, self.size)
-        return (image - self.mean) / self.std
+        return (resized_image(self.images[index], self.size) - self.mean) / self.std
 
 
 class MAEPretrainModule(L.LightningModule):
@@ -227,24 +256,153 @@ class MAEPretrainModule(L.LightningModule):
         }
 
 
-def _pretrain_mae(budget: Budget, images: list[Path], seed: int) -> tuple[nn.Module, list[float]]:
-    vit = _new_vit(budget)
-    module = MAEPretrainModule(vit, budget.mae_decoder, mask_ratio=0.75, lr=budget.lr)
+def _image_loader(
+    images: list[Path], budget: Budget, steps: int, batch: int, seed: int
+) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
+    return DataLoader(
         _ImageDataset(images, budget.img_size),
-        batch_size=budget.batch_size,
+        batch_size=batch,
         sampler=RandomSampler(
-            range(len(images)),
-            replacement=True,
-            num_samples=budget.steps * budget.batch_size,
-            generator=generator,
+            range(len(images)), replacement=True, num_samples=steps * batch, generator=generator
         ),
         drop_last=True,
     )
+
+
+def _pretrain_mae(
+    budget: Budget,
+    images: list[Path],
+    seed: int,
+    steps: int,
+    batch: int,
+    resume: Path | None = None,
+) -> tuple[MAEPretrainModule, list[float]]:
+    """MAE from a random ViT, or continued from a saved MAE module (encoder + decoder)."""
+    module = MAEPretrainModule(_new_vit(budget), budget.mae_decoder, mask_ratio=0.75, lr=budget.lr)
+    if resume is not None:
+        module.load_state_dict(load_file(str(resume)))
     recorder = _LossRecorder()
-    _trainer(budget, recorder).fit(module, train_dataloaders=loader)
-    return vit, recorder.losses
+    loader = _image_loader(images, budget, steps, batch, seed)
+    _trainer(budget, steps, [recorder]).fit(module, train_dataloaders=loader)
+    return module, recorder.losses
+
+
+def _export(
+    vit: nn.Module, out: Path, budget: Budget, method: Method, corpus: str, seed: int, steps: int
+) -> None:
+    meta = metadata_from_hparams(
+        _hparams(budget, method, corpus),
+        vit.float().cpu(),
+        steps,
+        {"name": corpus, "method": method.name, "seed": seed},
+    )
+    export_backbone(vit, out, meta)
+
+
+# --- the staged recipe: shared general start and aligned language model -------------------
+
+
+def pretrain_general_start(budget: Budget, images: list[Path], out: Path) -> dict[str, Any]:
+    """MAE on the images of both domains: the shared start of the staged recipe.
+
+    Writes ``out/start.safetensors`` (the ViT, a ``vitp export``) and
+    ``out/mae_module.safetensors`` (encoder + decoder, which continued MAE resumes).
+    """
+    L.seed_everything(0, workers=True, verbose=False)
+    begin = time.perf_counter()
+    start_budget = dataclasses.replace(budget, lr=budget.start_lr)
+    module, losses = _pretrain_mae(start_budget, images, 0, budget.start_steps, budget.start_batch)
+    wall = time.perf_counter() - begin
+    out.mkdir(parents=True, exist_ok=True)
+    start = Method("start", "start", "start")
+    _export(module.backbone.vit, out / "start.safetensors", budget, start, "rs+med", 0, len(losses))
+    with atomic_path(out / "mae_module.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    log = {
+        "stage": "start",
+        "steps": len(losses),
+        "batch_size": budget.start_batch,
+        "wall_s": round(wall, 2),
+        "losses": losses,
+    }
+    atomic_write_json(out / "start.log.json", log)
+    return log
+
+
+def align_language_model(
+    budget: Budget, mixture: Path, start: Path, tokenizer: str, out: Path
+) -> dict[str, Any]:
+    """Alignment: projector and LM learn to read the frozen start ViT (both domains).
+
+    Writes the run's ``checkpoints/last.ckpt`` (the domain stage's ``init_from``) and
+    ``align.log.json`` with the held-out image reliance.
+    """
+    L.seed_everything(0, workers=True, verbose=False)
+    module = ViTPPretrainModule(
+        vit_weights=str(start),
+        tokenizer=tokenizer,
+        img_size=budget.img_size,
+        lm_config=dict(budget.lm_config),
+        freeze_vit=True,
+        vrl_ratio=0.0,
+        max_seq_len=budget.max_seq_len,
+        lr=budget.align_lr,
+        weight_decay=WEIGHT_DECAY,
+        warmup_ratio=WARMUP_RATIO,
+        corpus_name=mixture.stem,
+    )
+    begin = time.perf_counter()
+    losses, reliance = _fit_vitp(module, budget, mixture, 0, budget.align_steps, out)
+    log = {
+        "stage": "align",
+        "steps": len(losses),
+        "batch_size": budget.batch_size,
+        "wall_s": round(time.perf_counter() - begin, 2),
+        "losses": losses,
+        "image_reliance": reliance,
+    }
+    atomic_write_json(out / "align.log.json", log)
+    return log
+
+
+def _pretrain_supervised(
+    budget: Budget, mixture: Path, start: Path, seed: int
+) -> tuple[nn.Module, list[float]]:
+    from downstream_supervised import SupervisedPretrainModule, labelled_records
+
+    records, heads = labelled_records(mixture)
+    vit = load_backbone(start)
+    module = SupervisedPretrainModule(vit.train(), heads, lr=budget.lr)
+    generator = torch.Generator().manual_seed(seed)
+    loader = module.loader(records, budget.img_size, budget.steps, budget.batch_size, generator)
+    recorder = _LossRecorder()
+    _trainer(budget, budget.steps, [recorder]).fit(module, train_dataloaders=loader)
+    return module.vit, recorder.losses
+
+
+def _staged(
+    budget: Budget, method: Method, mixture: Path, images: list[Path], seed: int, stages: Path
+) -> tuple[nn.Module, list[float], dict[str, Any] | None, int]:
+    """One domain backbone of the staged recipe, from the shared start / aligned VLM."""
+    start = stages / "start.safetensors"
+    # Every method trains the ViT at the same peak rate (ViTP's LM learns faster).
+    vit_budget = dataclasses.replace(budget, lr=budget.lr * budget.vitp_vit_lr_scale)
+    if method.kind == "start":
+        return load_backbone(start), [], None, 0
+    if method.kind == "mae":
+        steps = budget.steps + (budget.align_steps if method.total_steps else 0)
+        module, losses = _pretrain_mae(
+            vit_budget, images, seed, steps, budget.batch_size, stages / "mae_module.safetensors"
+        )
+        return module.backbone.vit, losses, None, len(losses)
+    if method.kind == "supervised":
+        vit, losses = _pretrain_supervised(vit_budget, mixture, start, seed)
+        return vit, losses, None, len(losses)
+    module, losses, reliance = _pretrain_vitp(
+        budget, method, mixture, seed, "", init_from=stages / "align"
+    )
+    return module.model.vit, losses, reliance, len(losses)
 
 
 def pretrain_backbone(
@@ -255,8 +413,9 @@ def pretrain_backbone(
     seed: int,
     out: Path,
     tokenizer: str = "bytes",
+    stages: Path | None = None,
 ) -> dict[str, Any]:
-    """Pretrain (or, for ``random``, only initialise) one backbone and export it.
+    """Pretrain (or, for ``random``/``start``, only initialise) one backbone and export it.
 
     Args:
         budget: Study budget (shape, steps, batch, learning rate).
@@ -265,33 +424,28 @@ def pretrain_backbone(
         images: The images of the mixture's records (MAE samples them).
         seed: Seed of the initialisation and the data order.
         out: Export path (``.safetensors``); ``out.with_suffix('.log.json')`` gets the log.
-        tokenizer: ViTP's tokenizer (``"bytes"`` or a tokenizer folder).
+        tokenizer: ViTP's tokenizer (``"bytes"`` or a tokenizer folder; scratch recipe).
+        stages: Staged recipe: the folder of the shared start and the aligned VLM.
 
     Returns:
         ``{"method", "seed", "domain", "steps", "batch_size", "wall_s", "losses",
-        "image_reliance"}`` (the last from :func:`image_reliance`, ViTP only; its time is
-        not in ``wall_s``).
+        "image_reliance"}`` (the last: the product's held-out measurement, ViTP only).
     """
     L.seed_everything(seed, workers=True, verbose=False)
-    start = time.perf_counter()
-    module = None
-    if method.kind == "random":
-        vit, losses = _new_vit(budget), []
+    begin = time.perf_counter()
+    reliance = None
+    if stages is not None:
+        vit, losses, reliance, steps = _staged(budget, method, mixture, images, seed, stages)
+    elif method.kind == "random":
+        vit, losses, steps = _new_vit(budget), [], 0
     elif method.kind == "mae":
-        vit, losses = _pretrain_mae(budget, images, seed)
+        module, losses = _pretrain_mae(budget, images, seed, budget.steps, budget.batch_size)
+        vit, steps = module.backbone.vit, len(losses)
     else:
-        module, losses = _pretrain_vitp(budget, method, mixture, seed, tokenizer)
-        vit = module.model.vit
-    wall = time.perf_counter() - start
-    reliance = image_reliance(module, mixture) if module is not None else None
-    steps = 0 if method.kind == "random" else len(losses)
-    meta = metadata_from_hparams(
-        _hparams(budget, method, mixture.stem),
-        vit.float().cpu(),
-        steps,
-        {"name": mixture.stem, "method": method.name, "seed": seed},
-    )
-    export_backbone(vit, out, meta)
+        module, losses, reliance = _pretrain_vitp(budget, method, mixture, seed, tokenizer)
+        vit, steps = module.model.vit, len(losses)
+    wall = time.perf_counter() - begin
+    _export(vit, out, budget, method, mixture.stem, seed, steps)
     log = {
         "method": method.name,
         "seed": seed,
