@@ -74,3 +74,21 @@ def test_shipped_mixtures_set_the_official_per_source_keys(mixture: str) -> None
     for name, source in sources.items():
         assert source["max_dynamic_patch"] == 12, name
         assert isinstance(source["data_augment"], bool), name
+
+
+@pytest.mark.parametrize("name", ["stage1_align.yaml", "stage2_domain.yaml"])
+def test_stage_configs_use_real_settings(name: str) -> None:
+    from vitp_core.training.reliance import ImageRelianceMonitor
+
+    config = _load(name)
+    arguments = set(inspect.signature(ViTPPretrainModule.__init__).parameters)
+    assert not set(config["model"]) - arguments
+    monitor = set(inspect.signature(ImageRelianceMonitor.__init__).parameters)
+    assert not set(config["reliance"]) - monitor
+
+
+def test_stage_two_continues_from_stage_one() -> None:
+    one, two = _load("stage1_align.yaml"), _load("stage2_domain.yaml")
+    assert two["model"]["init_from"] == one["run_dir"]
+    assert one["model"]["freeze_vit"] and one["model"]["vrl_ratio"] == 0.0
+    assert not two["model"]["freeze_vit"] and two["model"]["vrl_ratio"] == 0.75
