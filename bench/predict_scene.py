@@ -2,13 +2,13 @@
 
 Writes synthetic georeferenced 3-band scenes of 2048^2, 8192^2 and 16384^2 px (tiled
 GeoTIFFs, written block by block), then runs the scene prediction of a segmentation task on
-each in a fresh subprocess (256 px windows, 25 % overlap, class COG + probability COG), so
-that each peak RSS (``ru_maxrss``) belongs to one scene size. ``--model vitp`` is a
-checkpoint of a tiny ViTP segmentation model (2 blocks, width 32, 3 classes, random
-weights) loaded as ``vitp predict`` does; ``--model pointwise`` (default) is the same task
-class with a per-pixel 2-layer network instead of the ViT, so that on shared CPUs the time
-goes to what grows with the scene (windowed reads, blending, block writes, COG building)
-and the largest scene finishes in minutes. Prints a table and writes
+each in a fresh subprocess (256 px windows, 25 % overlap, class COG; ``--probabilities``
+adds the probability COG), so that each peak RSS (``VmHWM``) belongs to one scene size.
+``--model vitp`` is a checkpoint of a tiny ViTP segmentation model (2 blocks, width 32, 3
+classes, random weights) loaded as ``vitp predict`` does; ``--model pointwise`` (default) is
+the same task class with a per-pixel 2-layer network instead of the ViT, so that on shared
+CPUs the time goes to what grows with the scene (windowed reads, blending, block writes, COG
+building) and the largest scene finishes in minutes. Prints a table and writes
 ``bench/results/predict_scene.json`` with ``peak_rss_ratio_largest_vs_smallest`` at the top.
 
     nice -n 19 python bench/predict_scene.py [--sizes 2048 8192 16384] [--work /tmp/x]
@@ -109,7 +109,17 @@ class PointwiseSegmentationTask(ViTPSemanticSegmentationTask):
 
 
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """This process's peak resident memory (MiB) since it started its program.
+
+    ``VmHWM`` of ``/proc/self/status`` (reset by ``exec``) where there is one; ``ru_maxrss``
+    elsewhere (on Linux it would keep the peak of the forking parent across ``exec``).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def child(args: argparse.Namespace) -> None:
@@ -127,8 +137,9 @@ def child(args: argparse.Namespace) -> None:
     before = _peak_rss_mib()  # imports and model build, before the scene
     out = Path(args.out)
     start = time.perf_counter()
+    probabilities = out / "probabilities.tif" if args.probabilities else None
     written = predict_scene_with(
-        task.eval(), args.scene, out / "classes.tif", probabilities=out / "probabilities.tif",
+        task.eval(), args.scene, out / "classes.tif", probabilities=probabilities,
         overlap=OVERLAP, batch_size=16, accelerator="cpu", overwrite=True,
     )  # fmt: skip
     seconds = time.perf_counter() - start
@@ -159,6 +170,9 @@ def main() -> None:
     parser.add_argument(
         "--model", choices=("pointwise", "vitp"), default="pointwise", help="see the docstring"
     )
+    parser.add_argument(
+        "--probabilities", action="store_true", help="also write the probability COG"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--scene", help=argparse.SUPPRESS)
@@ -177,7 +191,7 @@ def main() -> None:
         command = [
             sys.executable, __file__, "--child", "--size", str(size), "--scene", str(scene),
             "--ckpt", str(ckpt), "--out", str(work / f"out_{size}"), "--threads", str(args.threads),
-            "--model", args.model,
+            "--model", args.model, *(["--probabilities"] if args.probabilities else []),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -209,17 +223,19 @@ def main() -> None:
             "overlap": OVERLAP,
             "batch_size": 16,
             "strip_width_px": 2048,
-            "outputs": "class COG (uint8) + probability COG (3 x uint8 percent)",
+            "outputs": "class COG (uint8)"
+            + (" + probability COG (3 x uint8 percent)" if args.probabilities else ""),
             "input": "synthetic 3-band uint8 tiled GeoTIFF (deflate), EPSG:32633",
             "torch_threads": args.threads,
         },
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs",
         "note": "run under nice -n 19 on a shared 2-core machine: seconds and windows/s are noisy; "
-        "peak RSS is per subprocess (ru_maxrss) and includes Python, torch, TorchGeo and GDAL "
+        "peak RSS is per subprocess (VmHWM) and includes Python, torch, TorchGeo and GDAL "
         "(rss_before_scene_mib: after imports and model load); growth during the scene is the "
         "working memory of windowed reads, strip blending, block writes and COG creation.",
         "command": f"nice -n 19 python bench/predict_scene.py --model {args.model} --sizes "
-        + " ".join(map(str, args.sizes)),
+        + " ".join(map(str, args.sizes))
+        + (" --probabilities" if args.probabilities else ""),
     }
     name = "predict_scene.json" if args.model == "pointwise" else "predict_scene_vitp.json"
     target = REPO / "bench" / "results" / name

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags, Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
@@ -61,7 +62,10 @@ def open_raster(path: str | os.PathLike[str]) -> DatasetReader:
         RasterInputError: When the file is missing or GDAL cannot read it.
     """
     try:
-        return rasterio.open(path)
+        with warnings.catch_warnings():
+            # PNG/JPEG inputs have no georeferencing: they are read in pixel coordinates.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
     except RasterioIOError as err:
         reason = (
             "does not exist" if not Path(path).exists() else f"is not a readable raster ({err})"

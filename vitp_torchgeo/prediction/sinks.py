@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
@@ -134,7 +136,12 @@ class CogRasterSink:
             "zlevel": 1,
             "bigtiff": "if_safer",
         }
-        self._dataset = rasterio.open(self._staging, "w", **profile)
+        with warnings.catch_warnings():
+            # An input without georeferencing (PNG, JPEG) gives an output in pixel coordinates.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self._dataset = rasterio.open(self._staging, "w", **profile)
+        if crs is None:
+            _logger.info("%s: the input has no CRS; the output is in pixel coordinates.", target)
         for band, text in enumerate(descriptions or [], 1):
             self._dataset.set_band_description(band, text)
         if tags:
