@@ -74,9 +74,9 @@ def test_torchgeo_fit_then_predict_with_the_example_configs(
             "--data.init_args.image2", "B/test_1_0000.png",
         ]
     )  # fmt: skip
-    out = tmp_path / "runs/torchgeo/levircd_samples/predictions/test_1_0000_change.tif"
+    out = tmp_path / "runs/torchgeo/levircd_samples/predictions/test_2_0000_0000_change.tif"
     with rasterio.open(out) as change:
         assert (change.width, change.height) == (64, 64)
         assert set(change.read(1).ravel().tolist()) <= {0, 1}
         assert change.tags()["VITP_CHECKPOINT"].endswith("last.ckpt")
-    assert (out.parent / "test_1_0000_probability.tif").is_file()
+    assert (out.parent / "test_2_0000_0000_probability.tif").is_file()
