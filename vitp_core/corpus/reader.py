@@ -7,7 +7,11 @@ A mixture file is a JSON object like InternVL's and ViTP's ``ft_data_*.json``::
      "dubai":  {"annotation": "dubai/corpus.jsonl", "root": "dubai", "repeat_time": 0.5}}
 
 Relative ``annotation`` and ``root`` paths are resolved against the mixture file's
-folder. ``repeat_time`` above 1 repeats the source (the fraction part sampled), below
+folder. Images must lie under the source's ``root``; other folders are allowed by an
+``"allowed_roots"`` list in the entry, an ``image_roots.json`` beside the JSONL (vitp's
+builders write it), the readers' ``allowed_roots`` argument or ``$VITP_IMAGE_ROOTS``
+(:mod:`vitp_core.corpus.image_roots`); an image elsewhere is a bad record.
+``repeat_time`` above 1 repeats the source (the fraction part sampled), below
 1 subsamples it, with a fixed seed. A JSONL corpus alone uses its own folder as root.
 
 Two per-source settings mean what they mean in the official mixtures:
@@ -27,10 +31,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vitp_core.corpus.image_roots import environment_roots, read_recorded_roots
 from vitp_core.corpus.records import BadRecordError, InstructionRecord, RecordSource, parse_record
 
 __all__ = ["CorpusEntry", "iter_corpus", "read_corpus", "read_mixture"]
@@ -48,6 +53,7 @@ class CorpusEntry:
         max_dynamic_patch: Tile budget per record with dynamic tiling; ``None`` keeps the
             model's ``max_tiles``.
         data_augment: Random JPEG re-encode (quality 75-100) of every tile.
+        allowed_roots: Folders besides ``root`` that images may come from.
     """
 
     name: str
@@ -56,6 +62,7 @@ class CorpusEntry:
     repeat_time: float = 1.0
     max_dynamic_patch: int | None = None
     data_augment: bool = False
+    allowed_roots: tuple[Path, ...] = ()
 
 
 def _source_settings(path: Path, name: str, item: dict) -> dict:
@@ -76,8 +83,31 @@ def _source_settings(path: Path, name: str, item: dict) -> dict:
     return {"max_dynamic_patch": budget, "data_augment": augment}
 
 
-def read_mixture(path: str | Path) -> list[CorpusEntry]:
+def _entry_roots(
+    path: Path, name: str, item: dict, annotation: Path, extra: Sequence[str | Path]
+) -> tuple[Path, ...]:
+    """Allowed image folders of a source: its entry's, its corpus folder's, the caller's."""
+    listed = item.get("allowed_roots", [])
+    if not isinstance(listed, list) or not all(isinstance(r, str) and r for r in listed):
+        raise ValueError(
+            f"{path}: source {name!r}: allowed_roots must be a list of folder paths, "
+            f"got {listed!r}."
+        )
+    own = tuple((path.parent / r).resolve() for r in listed)
+    return _common_roots(annotation, extra) + own
+
+
+def _common_roots(annotation: Path, extra: Sequence[str | Path]) -> tuple[Path, ...]:
+    recorded = read_recorded_roots(annotation.parent)
+    return recorded + tuple(Path(r) for r in extra) + environment_roots()
+
+
+def read_mixture(path: str | Path, allowed_roots: Sequence[str | Path] = ()) -> list[CorpusEntry]:
     """Return the sources of a corpus path (a mixture ``.json`` or a single ``.jsonl``).
+
+    Args:
+        path: A mixture ``.json`` or a ``.jsonl``.
+        allowed_roots: Folders every source may read images from besides its root.
 
     Raises:
         FileNotFoundError: When the path or a listed annotation file is missing.
@@ -86,8 +116,14 @@ def read_mixture(path: str | Path) -> list[CorpusEntry]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"corpus {path} not found.")
+    if path.is_dir():
+        raise ValueError(
+            f"corpus {path} is a folder: give its .jsonl file or a mixture .json "
+            f"(e.g. {path / 'corpus.jsonl'})."
+        )
     if path.suffix == ".jsonl":
-        return [CorpusEntry(path.stem, path, path.parent)]
+        roots = _common_roots(path, allowed_roots)
+        return [CorpusEntry(path.stem, path, path.parent, allowed_roots=roots)]
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -106,7 +142,8 @@ def read_mixture(path: str | Path) -> list[CorpusEntry]:
         root = (path.parent / item.get("root", Path(item["annotation"]).parent)).resolve()
         repeat = float(item.get("repeat_time", 1.0))
         settings = _source_settings(path, name, item)
-        entries.append(CorpusEntry(name, annotation, root, repeat, **settings))
+        roots = _entry_roots(path, name, item, annotation, allowed_roots)
+        entries.append(CorpusEntry(name, annotation, root, repeat, **settings, allowed_roots=roots))
     return entries
 
 
@@ -117,7 +154,7 @@ def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordErr
                 continue
             source = RecordSource(str(entry.annotation), number)
             try:
-                record = parse_record(json.loads(line), entry.root, source)
+                record = parse_record(json.loads(line), entry.root, source, entry.allowed_roots)
             except json.JSONDecodeError as err:
                 yield BadRecordError(source, f"not valid JSON ({err.msg} at column {err.colno}).")
                 continue
@@ -130,9 +167,16 @@ def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordErr
             yield record
 
 
-def iter_corpus(path: str | Path) -> Iterator[InstructionRecord | BadRecordError]:
-    """Yield every record of a corpus once, in file order, or the error that made it unusable."""
-    for entry in read_mixture(path):
+def iter_corpus(
+    path: str | Path, allowed_roots: Sequence[str | Path] = ()
+) -> Iterator[InstructionRecord | BadRecordError]:
+    """Yield every record of a corpus once, in file order, or the error that made it unusable.
+
+    Args:
+        path: A ``.jsonl`` corpus or a mixture ``.json``.
+        allowed_roots: Folders images may come from besides each source's root.
+    """
+    for entry in read_mixture(path, allowed_roots):
         yield from _iter_jsonl(entry)
 
 
@@ -143,13 +187,14 @@ def _repeat(items: list[InstructionRecord], factor: float, rng: random.Random) -
 
 
 def read_corpus(
-    path: str | Path, seed: int = 0
+    path: str | Path, seed: int = 0, allowed_roots: Sequence[str | Path] = ()
 ) -> tuple[list[InstructionRecord], list[BadRecordError]]:
     """Read a whole corpus, applying each source's ``repeat_time``.
 
     Args:
         path: A ``.jsonl`` corpus or a mixture ``.json``.
         seed: Seed of the subsampling for fractional ``repeat_time``.
+        allowed_roots: Folders images may come from besides each source's root.
 
     Returns:
         The usable records (repeated as configured) and the bad ones, with reasons.
@@ -157,7 +202,7 @@ def read_corpus(
     rng = random.Random(seed)
     records: list[InstructionRecord] = []
     bad: list[BadRecordError] = []
-    for entry in read_mixture(path):
+    for entry in read_mixture(path, allowed_roots):
         good = []
         for item in _iter_jsonl(entry):
             (bad if isinstance(item, BadRecordError) else good).append(item)

@@ -8,16 +8,20 @@ A record is one JSON object per JSONL line::
                        {"from": "gpt", "value": "A field."}, ...],
      "meta": {"source": "rsscn7", "task": "classification", ...}}
 
-Image paths are relative to the corpus root folder. Each ``<image>`` tag in the human
-turns stands for one image, in order; a record with images but no tag gets one
+Image paths are relative to the corpus root folder and must stay inside it (or inside
+an explicitly allowed folder, see :mod:`vitp_core.corpus.image_roots`). Each ``<image>``
+tag in the human turns stands for one image, in order; a record with images but no tag gets one
 ``<image>\\n`` prepended to its first human turn, as InternVL's loader does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vitp_core.corpus.image_roots import is_inside, outside_root_reason
 
 __all__ = [
     "IMAGE_TAG",
@@ -99,14 +103,24 @@ class InstructionRecord:
         return [t.text for t in self.turns if t.role == "assistant"]
 
 
-def _images_of(obj: dict[str, Any], root: Path, source: RecordSource | None) -> list[Path]:
+def _images_of(
+    obj: dict[str, Any],
+    root: Path,
+    source: RecordSource | None,
+    allowed_roots: Sequence[Path] | None,
+) -> list[Path]:
     image = obj.get("image", obj.get("images"))
     if image is None:
         return []
     names = [image] if isinstance(image, str) else image
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise BadRecordError(source, f"'image' must be a path or a list of paths, got {image!r}.")
-    return [Path(n) if Path(n).is_absolute() else root / n for n in names]
+    paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
+    if allowed_roots is not None:
+        for name, path in zip(names, paths, strict=True):
+            if not is_inside(path, [root, *allowed_roots]):
+                raise BadRecordError(source, outside_root_reason(name, root, allowed_roots))
+    return paths
 
 
 def _turns_of(obj: dict[str, Any], source: RecordSource | None) -> list[ConversationTurn]:
@@ -159,24 +173,32 @@ def _align_image_tags(
 
 
 def parse_record(
-    obj: Any, root: str | Path, source: RecordSource | None = None
+    obj: Any,
+    root: str | Path,
+    source: RecordSource | None = None,
+    allowed_roots: Sequence[str | Path] | None = (),
 ) -> InstructionRecord:
     """Check and parse one raw JSON record.
 
     Args:
         obj: The decoded JSON value of one line.
-        root: Folder that relative image paths are resolved against.
+        root: Folder that relative image paths are resolved against; images must lie
+            under it.
         source: File and line, used in error messages.
+        allowed_roots: Further folders images may come from; ``None`` lifts the
+            confinement altogether (for callers that checked the paths themselves).
 
     Returns:
         The parsed record (image existence is not checked here).
 
     Raises:
-        BadRecordError: Naming the source and what is wrong.
+        BadRecordError: Naming the source and what is wrong (an image path outside
+            ``root`` and ``allowed_roots`` included).
     """
     if not isinstance(obj, dict):
         raise BadRecordError(source, f"a record must be a JSON object, got {type(obj).__name__}.")
-    images = _images_of(obj, Path(root), source)
+    extra = None if allowed_roots is None else [Path(r) for r in allowed_roots]
+    images = _images_of(obj, Path(root), source, extra)
     turns = _align_image_tags(_turns_of(obj, source), len(images), source)
     _check_dialogue(turns, source)
     meta = obj.get("meta") or {}

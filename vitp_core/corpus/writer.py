@@ -10,7 +10,10 @@ Every builder writes through a :class:`CorpusWriter`::
 The corpus file ``corpus.jsonl`` and ``build_report.json`` appear atomically when the
 ``with`` block ends without error. Source images are referenced by absolute path;
 images the builder derives (slices, chips) live under ``out_dir/images`` and are
-referenced relative to ``out_dir``, the corpus root.
+referenced relative to ``out_dir``, the corpus root. Since a corpus may only read
+images under its root, the writer records the source folders it referenced in
+``image_roots.json`` (for each image, the deepest of the builder's ``data_roots``
+holding it, else the image's own folder): readers allow exactly those.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json
+from vitp_core.corpus.image_roots import minimal_roots, write_recorded_roots
 from vitp_core.corpus.records import IMAGE_TAG, BadRecordError, RecordSource
 
 __all__ = [
@@ -54,6 +58,8 @@ class BuildReport:
         skipped: ``"file:line: reason"`` for every skipped input.
         seconds: Wall-clock build time in seconds.
         extra: Builder-specific facts (e.g. the held-out eval file of VQA-RAD).
+        image_roots: Folders outside the corpus folder whose images the records
+            reference (also written to ``image_roots.json``, which readers allow).
     """
 
     name: str
@@ -64,6 +70,7 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    image_roots: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -120,7 +127,8 @@ class CorpusWriter:
         name: Corpus name, stored as ``meta["source"]`` and used in record ids.
         on_bad_record: ``"skip"`` counts and reports bad inputs, ``"raise"`` stops at
             the first one with a :class:`BadRecordError`.
-        data_roots: Source data folders that ``out_dir`` must not lie inside.
+        data_roots: Source data folders that ``out_dir`` must not lie inside; the
+            records' source images are allowed by the deepest of them holding each.
         corpus_file: File name of the corpus inside ``out_dir``.
     """
 
@@ -137,11 +145,13 @@ class CorpusWriter:
             raise ValueError(f"on_bad_record must be 'skip' or 'raise', got {on_bad_record!r}.")
         self.out_dir = check_out_dir(out_dir, data_roots)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.data_roots = [Path(r) for r in data_roots]
         self.name = name
         self.on_bad_record = on_bad_record
         self.report = BuildReport(name, str(self.out_dir / corpus_file))
         self._records: list[dict[str, Any]] = []
         self._images: set[str] = set()
+        self._external: set[Path] = set()
         self._tasks: Counter[str] = Counter()
         self._start = time.perf_counter()
 
@@ -151,10 +161,15 @@ class CorpusWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _reference(self, path: Path) -> str:
+    def reference(self, path: Path) -> str:
+        """How a record names ``path``: relative under ``out_dir``, else absolute.
+
+        Absolute references are remembered, so that ``image_roots.json`` allows them.
+        """
         path = Path(path).resolve()
         if self.out_dir in path.parents:
             return path.relative_to(self.out_dir).as_posix()
+        self._external.add(path)
         return str(path)
 
     def add(
@@ -173,7 +188,7 @@ class CorpusWriter:
             meta: Metadata (``task`` at least); ``source`` is set to the corpus name.
         """
         meta = {"source": self.name, **(meta or {})}
-        names = [self._reference(p) for p in images]
+        names = [self.reference(p) for p in images]
         record: dict[str, Any] = {"id": record_id}
         if names:
             record["image"] = names[0] if len(names) == 1 else names
@@ -200,7 +215,10 @@ class CorpusWriter:
         self.report.skipped.append(str(error))
 
     def write(self) -> BuildReport:
-        """Write ``corpus.jsonl`` and ``build_report.json`` atomically."""
+        """Write ``corpus.jsonl``, ``build_report.json`` and ``image_roots.json`` atomically."""
+        if self._external:
+            self.report.image_roots = minimal_roots(sorted(self._external), self.data_roots)
+            write_recorded_roots(self.out_dir, self.report.image_roots)
         with atomic_path(self.report.corpus) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             for record in self._records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -111,7 +111,7 @@ def build_vqa_rad_corpus(
                 held_out.append(
                     {
                         "id": record_id,
-                        "image": str(image),
+                        "image": w.reference(image),
                         "conversations": conversation,
                         "meta": _meta(entry, name),
                     }
