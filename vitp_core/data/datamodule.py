@@ -18,9 +18,62 @@ from vitp_core.data.dataset import InstructionDataset, OnBadRecord
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.data.sampler import ResumableRandomSampler
 
-__all__ = ["InstructionDataModule"]
+__all__ = ["InstructionDataModule", "NoTrainingDataError", "check_data_settings"]
 
 log = logging.getLogger(__name__)
+
+
+class NoTrainingDataError(ValueError):
+    """The corpus and settings leave nothing to train on."""
+
+
+def check_data_settings(
+    *,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    val_fraction: float = 0.0,
+    on_bad_record: str = "skip",
+    reliance_records: int = 0,
+    max_image_pixels: int | None = None,
+    probe_records: int = 0,
+) -> None:
+    """Refuse data settings that cannot work, naming the option and what it accepts.
+
+    Raises:
+        ValueError: ``data.<option> <value>: <what is accepted>``.
+    """
+    problems = [
+        ("batch_size", batch_size, batch_size >= 1, "must be 1 or more"),
+        ("num_workers", num_workers, num_workers >= 0, "must be 0 or more"),
+        (
+            "val_fraction",
+            val_fraction,
+            0.0 <= val_fraction < 1.0,
+            "is the share of records held out for validation: 0 (none) up to below 1",
+        ),
+        ("on_bad_record", on_bad_record, on_bad_record in ("skip", "raise"), "is skip or raise"),
+        ("reliance_records", reliance_records, reliance_records >= 0, "must be 0 or more"),
+        (
+            "max_image_pixels",
+            max_image_pixels,
+            max_image_pixels is None or max_image_pixels > 0,
+            "must be a positive number of pixels (or null for the default)",
+        ),
+        ("probe_records", probe_records, probe_records >= 0, "must be 0 or more"),
+    ]
+    for name, value, ok, accepted in problems:
+        if not ok:
+            raise ValueError(f"data.{name} {value!r}: {accepted}.")
+
+
+def _reasons(errors: list[BadRecordError]) -> str:
+    """The distinct reasons of ``errors``, the commonest first, each with one example."""
+    by_reason: dict[str, list[BadRecordError]] = {}
+    for error in errors:
+        key = error.reason.split(":")[0] if "max_seq_len" not in error.reason else "max_seq_len"
+        by_reason.setdefault(key, []).append(error)
+    ranked = sorted(by_reason.values(), key=len, reverse=True)
+    return "; ".join(f"{len(group)} x {group[0]}" for group in ranked[:3])
 
 
 def _missing_images(record: InstructionRecord) -> BadRecordError | None:
@@ -69,6 +122,20 @@ class InstructionDataModule(L.LightningDataModule):
         reliance_records: Records held out of training (and validation) to measure image
             reliance (:class:`vitp_core.training.reliance.ImageRelianceMonitor`); at most
             a fifth of the corpus, none below 10 records. 0 holds out nothing.
+        max_image_pixels: Largest width x height of an image; larger ones are bad
+            records, refused from their header before decoding (default:
+            ``$VITP_MAX_IMAGE_PIXELS`` or 150 megapixels).
+        allowed_image_roots: Folders that images may come from besides each corpus
+            source's root (see :mod:`vitp_core.corpus.image_roots`); an image elsewhere
+            is a bad record.
+        probe_records: At the start, up to this many training records are loaded until
+            one works; when none does (every record too long for ``max_seq_len``,
+            every image unreadable...), the run stops with the reasons instead of
+            training on nothing. 0 skips the probe.
+
+    Raises:
+        ValueError: On a setting that cannot work (``val_fraction`` outside ``[0, 1)``,
+            ``batch_size`` below 1...), naming it.
     """
 
     def __init__(
@@ -82,8 +149,20 @@ class InstructionDataModule(L.LightningDataModule):
         seed: int = 0,
         demo_dir: str = "runs/demo_corpus",
         reliance_records: int = 64,
+        max_image_pixels: int | None = None,
+        allowed_image_roots: list[str] | None = None,
+        probe_records: int = 32,
     ) -> None:
         super().__init__()
+        check_data_settings(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            val_fraction=val_fraction,
+            on_bad_record=on_bad_record,
+            reliance_records=reliance_records,
+            max_image_pixels=max_image_pixels,
+            probe_records=probe_records,
+        )
         self.save_hyperparameters(ignore=["processor"])  # recorded in checkpoints
         self.corpus = corpus
         self.processor = processor
@@ -94,6 +173,9 @@ class InstructionDataModule(L.LightningDataModule):
         self.seed = seed
         self.demo_dir = demo_dir
         self.reliance_records = reliance_records
+        self.max_image_pixels = max_image_pixels
+        self.allowed_image_roots = list(allowed_image_roots or [])
+        self.probe_records = probe_records
         self.bad_records: list[BadRecordError] = []
         self.train_records: list[InstructionRecord] = []
         self.val_records: list[InstructionRecord] = []
@@ -127,7 +209,9 @@ class InstructionDataModule(L.LightningDataModule):
             raise ValueError("InstructionDataModule needs the model's processor (data.processor).")
         if self.train_records or self.val_records:
             return
-        records, bad = read_corpus(self.corpus_path, seed=self.seed)
+        records, bad = read_corpus(
+            self.corpus_path, seed=self.seed, allowed_roots=self.allowed_image_roots
+        )
         self.bad_records = []
         for error in bad:
             self._reject(error)
@@ -144,6 +228,35 @@ class InstructionDataModule(L.LightningDataModule):
         random.Random(self.seed).shuffle(usable)  # mixtures list sources (often classes) in order
         n_val = int(len(usable) * self.val_fraction)
         self.val_records, self.train_records = usable[:n_val], usable[n_val:]
+        if not self.train_records:
+            raise NoTrainingDataError(
+                f"{self.corpus_path}: no record left to train on: {len(usable)} usable "
+                f"record(s), {len(self.held_out_records)} held out for image reliance, "
+                f"{n_val} for validation (data.val_fraction {self.val_fraction}). Lower "
+                "data.val_fraction or data.reliance_records, or add records."
+            )
+        self._probe()
+
+    def _probe(self) -> None:
+        """Load training records until one works; stop the run when none of them does."""
+        if self.probe_records <= 0 or self.processor is None:
+            return
+        dataset = InstructionDataset(
+            self.train_records[: self.probe_records],
+            self.processor,
+            "skip",
+            self.max_image_pixels,
+        )
+        errors: list[BadRecordError] = []
+        for index in range(len(dataset)):
+            item = dataset[index]
+            if not isinstance(item, BadRecordError):
+                return
+            errors.append(item)
+        raise NoTrainingDataError(
+            f"{self.corpus_path}: the first {len(errors)} training record(s) all fail to "
+            f"load, so the run would train on nothing: {_reasons(errors)}"
+        )
 
     @property
     def num_records(self) -> int:
@@ -153,7 +266,7 @@ class InstructionDataModule(L.LightningDataModule):
     def _loader(self, records: list[InstructionRecord], sampler: Any = None) -> DataLoader:
         assert self.processor is not None
         return DataLoader(
-            InstructionDataset(records, self.processor, self.on_bad_record),
+            InstructionDataset(records, self.processor, self.on_bad_record, self.max_image_pixels),
             batch_size=self.batch_size,
             sampler=sampler,
             shuffle=False,
