@@ -3,11 +3,13 @@
 In ``run_dir``: ``backbone.safetensors`` + ``backbone.json`` (the exported ViT),
 ``loss_curve.png``, ``tokenizer/``, ``bad_records.jsonl`` and ``run_summary.json``.
 The loss history is part of the callback state, so a resumed run plots the whole curve.
+A run that never trained on a record writes its reports but no backbone, and fails.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text
 from vitp_core.export import export_backbone
 from vitp_core.training.reliance import NOT_READING_ADVICE, ImageReliance, ImageRelianceMonitor
+from vitp_core.training.safety import NothingTrainedError
 from vitp_core.vlm.tokenizer import save_tokenizer
 
 __all__ = ["RunArtifacts", "plot_loss_curve"]
@@ -109,11 +112,13 @@ class RunArtifacts(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Keep the step's loss for the curve."""
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        """Keep the step's loss for the curve (non-finite ones are counted, not drawn)."""
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and getattr(batch, "batch", None) is not None:
-            self.steps.append(trainer.global_step)
-            self.losses.append(float(loss.detach()))
+            value = float(loss.detach())
+            if math.isfinite(value):
+                self.steps.append(trainer.global_step)
+                self.losses.append(value)
 
     def state_dict(self) -> dict[str, Any]:
         """Loss history, saved in checkpoints."""
@@ -173,6 +178,15 @@ class RunArtifacts(L.Callback):
         written["bad records"] = str(atomic_write_text(self.run_dir / "bad_records.jsonl", lines))
         corpus = self._corpus_info(trainer)
         reliance_summary = _reliance_summary(monitor, reliance)
+        health = getattr(pl_module, "health", None)
+        steps = health.state_dict() if health is not None else {}
+        if health is not None and health.trained_steps == 0:
+            message = pl_module.nothing_trained_message()
+            summary = {"steps": trainer.global_step, "error": message, **steps, "corpus": corpus}
+            atomic_write_json(
+                self.run_dir / "run_summary.json", {**summary, "bad_records": len(bad)}
+            )
+            raise NothingTrainedError(message)
         if self.export:
             extra = {"image_reliance": reliance_summary} if reliance_summary else {}
             meta = pl_module.backbone_metadata(corpus, extra)
@@ -188,6 +202,9 @@ class RunArtifacts(L.Callback):
             "final_loss": self.losses[-1] if self.losses else None,
             "corpus": corpus,
             "bad_records": len(bad),
+            "trained_steps": steps.get("trained_steps"),
+            "nonfinite_steps": steps.get("nonfinite_steps"),
+            "empty_steps": steps.get("empty_steps"),
             "image_reliance": reliance_summary,
             "artifacts": written,
         }
@@ -202,6 +219,8 @@ class RunArtifacts(L.Callback):
             f"corpus: {summary['corpus'].get('path')} ({summary['corpus'].get('records')} records)"
         )
         print(f"bad records skipped: {len(bad)}" + (f" (first: {bad[0]})" if bad else ""))
+        if summary.get("nonfinite_steps"):
+            print(f"steps skipped for a NaN/Inf loss or gradient: {summary['nonfinite_steps']}")
         reliance = summary.get("image_reliance")
         if reliance:
             print(

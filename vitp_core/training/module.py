@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Literal
 
@@ -9,10 +10,17 @@ import lightning as L
 import torch
 
 from vitp_core.backbone import create_backbone
-from vitp_core.corpus.records import BadRecordError
+from vitp_core.corpus.records import BadRecordError, RecordSource
 from vitp_core.data.collate import CollatedBatch
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.export import BackboneMetadata
+from vitp_core.training.run_settings import RUN_DEFINING_MODEL_KEYS, check_resume_settings
+from vitp_core.training.safety import (
+    NothingTrainedError,
+    TrainingHealth,
+    drop_gradients,
+    gradients_finite,
+)
 from vitp_core.training.schedule import cosine_with_warmup, optimizer_parameter_groups
 from vitp_core.training.starts import (
     ARCHITECTURE_KEYS,
@@ -28,9 +36,12 @@ from vitp_core.vlm.model import ViTPModel
 from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, load_tokenizer
 from vitp_core.vlm.vrl import VRLConfig
 
-__all__ = ["ViTPPretrainModule"]
+__all__ = ["CHECKPOINT_KEY", "ViTPPretrainModule"]
 
 log = logging.getLogger(__name__)
+
+#: Key of vitp's own run state in a checkpoint (skipped records, step counts, settings).
+CHECKPOINT_KEY = "vitp"
 
 
 class ViTPPretrainModule(L.LightningModule):
@@ -85,6 +96,14 @@ class ViTPPretrainModule(L.LightningModule):
         min_lr_ratio: Final learning rate relative to ``lr``.
         betas: AdamW betas.
         corpus_name: Name recorded in the export (defaults to the data module's corpus).
+        max_nonfinite_steps: A step whose loss or gradient is NaN/Inf is skipped (the
+            weights and optimizer state do not move) and counted; this many in a row stop
+            the run with an error (0: never stop).
+
+    A resume (``--ckpt_path``) with another value of a run-defining setting (architecture,
+    start, VRL, frozen parts, input, corpus and its split: see
+    :mod:`vitp_core.training.run_settings`) is refused. Skipped records and step counts
+    are kept in checkpoints, so reports stay exact across a crash and resume.
     """
 
     def __init__(
@@ -122,9 +141,16 @@ class ViTPPretrainModule(L.LightningModule):
         min_lr_ratio: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
         corpus_name: str | None = None,
+        max_nonfinite_steps: int = 5,
     ) -> None:
         super().__init__()
+        if max_nonfinite_steps < 0:
+            raise ValueError(f"model.max_nonfinite_steps must be >= 0, got {max_nonfinite_steps}.")
         self.save_hyperparameters()
+        #: The run-defining settings as given (before a start fills them in), for resumes.
+        self.run_settings = {
+            key: copy.deepcopy(self.hparams.get(key)) for key in RUN_DEFINING_MODEL_KEYS
+        }
         vrl = VRLConfig(vrl_ratio, vrl_apply_prob, vrl_mode)
         self.model, self.tokenizer = self._start(vrl)
         self.hparams.img_size = int(self.model.vit.patch_embed.img_size[0])
@@ -146,6 +172,10 @@ class ViTPPretrainModule(L.LightningModule):
         )
         #: Records skipped while loading, once each (keyed by file:line).
         self.skipped_records: dict[str, BadRecordError] = {}
+        #: Optimizer-step counts: trained, skipped as non-finite or empty.
+        self.health = TrainingHealth(max_in_a_row=max_nonfinite_steps)
+        self._step_has_data = False
+        self._step_loss: torch.Tensor | None = None
 
     def _start(self, vrl: VRLConfig) -> tuple[ViTPModel, Any]:
         """Build the model from ``init_from`` / ``vit_weights`` / the settings."""
@@ -246,13 +276,116 @@ class ViTPPretrainModule(L.LightningModule):
         self.log("train/skipped_records", float(len(self.skipped_records)), reduce_fx="max")
         if collated.batch is None:
             return self._zero_loss()
+        self._step_has_data = True
         out = self.model(collated.batch)
+        self._step_loss = out.loss.detach()
         size = collated.batch.input_ids.shape[0]
         self.log("train/loss", out.loss, prog_bar=True, batch_size=size)
         self.log("train/seq_len", float(out.seq_len), batch_size=size)
         self.log("train/pad_fraction", out.pad_fraction, batch_size=size)
         self.log("train/visual_tokens", float(out.visual_tokens), batch_size=size)
         return out.loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip a step whose gradients are NaN/Inf or that saw no record; count it.
+
+        The decision is taken across all processes (gradients are already reduced), and
+        a skipped step's gradients are dropped, so the optimizer leaves the weights and
+        its moments alone. Raises after ``max_nonfinite_steps`` non-finite steps in a row
+        (with fp16's gradient scaler, an overflow with a finite loss is the scaler's to
+        handle and does not count towards them).
+        """
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [p.grad for p in params if p.grad is not None]
+        loss = self._step_loss
+        flags = torch.tensor(
+            [
+                float(not gradients_finite(grads)),
+                float(self._step_has_data),
+                float(loss is not None and not bool(torch.isfinite(loss))),
+            ],
+            device=self.device,
+        )
+        if self._trainer is not None:
+            flags = self.trainer.strategy.reduce(flags, reduce_op="sum")
+        self._step_has_data, self._step_loss = False, None
+        finite, has_data, loss_finite = bool(flags[0] == 0), bool(flags[1] > 0), bool(flags[2] == 0)
+        overflow = not finite and loss_finite and self._grad_scaler() is not None
+        step = self.global_step
+        if not self.health.record(step, finite=finite, has_data=has_data, scaler_overflow=overflow):
+            drop_gradients(params)
+            if not finite and not overflow:
+                log.warning(
+                    "step %d: NaN/Inf loss or gradient, step skipped (%d in a row, %d in all)",
+                    step,
+                    self.health.nonfinite_in_a_row,
+                    self.health.nonfinite_steps,
+                )
+        if self._trainer is not None:
+            self.log("train/nonfinite_steps", float(self.health.nonfinite_steps), reduce_fx="max")
+
+    def _grad_scaler(self) -> Any:
+        """The fp16 gradient scaler in use, if any."""
+        if self._trainer is None:
+            return None
+        return getattr(self.trainer.strategy.precision_plugin, "scaler", None)
+
+    def on_train_end(self) -> None:
+        """Refuse a run that never updated the weights from a record."""
+        if self.health.trained_steps == 0:
+            raise NothingTrainedError(self.nothing_trained_message())
+
+    def nothing_trained_message(self) -> str:
+        """The one-line error of a run that trained on nothing."""
+        return (
+            f"the run took {self.global_step} optimizer step(s) but none trained on a record "
+            f"({self.health.empty_steps} had every record skipped, "
+            f"{self.health.nonfinite_steps} a NaN/Inf loss or gradient; "
+            f"{len(self.skipped_records)} record(s) skipped): nothing was exported. Check "
+            "bad_records.jsonl and `vitp corpus validate`, model.max_seq_len and "
+            "trainer.max_steps."
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep skipped records, step counts and the run-defining settings in the checkpoint."""
+        checkpoint[CHECKPOINT_KEY] = {
+            "skipped_records": [
+                {
+                    "path": error.source.path if error.source else "",
+                    "line": error.source.line if error.source else 0,
+                    "reason": error.reason,
+                }
+                for error in self.skipped_records.values()
+            ],
+            "health": self.health.state_dict(),
+            "run_settings": copy.deepcopy(self.run_settings),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore what :meth:`on_save_checkpoint` kept; refuse changed run settings on resume."""
+        state = checkpoint.get(CHECKPOINT_KEY) or {}
+        if self._resuming():
+            datamodule = self.trainer.datamodule
+            check_resume_settings(
+                self.trainer.ckpt_path or "the checkpoint",
+                state.get("run_settings") or {},
+                self.run_settings,
+                checkpoint.get("datamodule_hyper_parameters"),
+                dict(datamodule.hparams) if datamodule is not None else None,
+            )
+        for item in state.get("skipped_records", []):
+            source = RecordSource(item["path"], int(item["line"])) if item["path"] else None
+            error = BadRecordError(source, item["reason"])
+            self.skipped_records.setdefault(str(error.source), error)
+        if "health" in state:
+            self.health.load_state_dict(state["health"])
+        else:  # a checkpoint of an older version: its steps did train
+            self.health.trained_steps = int(checkpoint.get("global_step", 0))
+
+    def _resuming(self) -> bool:
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        return self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING
 
     def validation_step(self, collated: CollatedBatch, batch_idx: int) -> None:
         """Validation loss (no VRL: the model is in eval mode)."""
