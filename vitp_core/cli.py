@@ -47,10 +47,9 @@ CORE_COMMANDS: dict[str, tuple[str, str | None]] = {
 
 
 def _pretrain(argv: list[str]) -> int:
-    from vitp_core.training.cli import run_pretrain_cli
+    from vitp_core.training.cli import main as pretrain_main
 
-    run_pretrain_cli(argv)
-    return 0
+    return pretrain_main(argv)
 
 
 #: Sub-commands that hand their whole argument list to another parser.

@@ -1,7 +1,9 @@
 """``vitp export``: write the ViT of a run or checkpoint as a standalone backbone.
 
-A checkpoint with NaN/Inf weights is refused before anything is written. Heavy libraries
-are imported when the command runs, not when ``vitp --help`` lists it.
+A checkpoint with NaN/Inf weights is refused before anything is written, and so is one
+that does not match its SHA-256 record (``last.ckpt.sha256``, written with every
+checkpoint of a run) or has none, unless ``--no-verify-checksum`` is given. Heavy
+libraries are imported when the command runs, not when ``vitp --help`` lists it.
 """
 
 from __future__ import annotations
@@ -67,32 +69,44 @@ def _load_vit(
     return vit, hparams
 
 
-def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "timm") -> Path:
+def export_checkpoint(
+    checkpoint_path: str | Path,
+    out: str | Path,
+    fmt: str = "timm",
+    verify_checksum: bool = True,
+) -> Path:
     """Export the ViT of a pretraining checkpoint.
 
     Args:
         checkpoint_path: Run folder or ``.ckpt`` file.
         out: Target ``.safetensors`` file (a ``.json`` sidecar is written beside it).
         fmt: ``"timm"`` (vitp/timm keys) or ``"internvit"`` (the official InternViT layout).
+        verify_checksum: Check the checkpoint against its ``.sha256`` record first (a
+            missing record is an error); ``False`` skips the check.
 
     Returns:
         The weights path.
 
     Raises:
         vitp_core.export.NonFiniteWeightsError: When a ViT weight is NaN/Inf.
+        vitp_core.training.checkpoint_checksum.CheckpointChecksumError: When the
+            checkpoint does not match its record, or has none.
     """
     import torch
     from safetensors.torch import save_file
 
     from vitp_core.atomic_io import atomic_path
     from vitp_core.export import export_backbone
+    from vitp_core.training.checkpoint_checksum import verify_checkpoint_checksum
     from vitp_core.training.module import metadata_from_hparams
 
     source = resolve_checkpoint(checkpoint_path)
+    if verify_checksum:
+        verify_checkpoint_checksum(source, skip_hint="--no-verify-checksum")
     checkpoint = torch.load(source, map_location="cpu", weights_only=True)
     vit, hparams = _load_vit(checkpoint, source)
     meta = metadata_from_hparams(hparams, vit, int(checkpoint.get("global_step", 0)))
-    meta.extra["checkpoint"] = str(resolve_checkpoint(checkpoint_path))
+    meta.extra["checkpoint"] = str(source)
     if fmt == "timm":
         return export_backbone(vit, out, meta)
     if fmt == "internvit":
@@ -107,10 +121,11 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, fmt: str = "
 
 def _run(args: argparse.Namespace) -> int:
     from vitp_core.export import BackboneChecksumError
+    from vitp_core.training.checkpoint_checksum import CheckpointChecksumError
 
     try:
         out = _export(args)
-    except (FileNotFoundError, ValueError, BackboneChecksumError) as err:
+    except (FileNotFoundError, ValueError, BackboneChecksumError, CheckpointChecksumError) as err:
         print(f"vitp export: error: {err}", file=sys.stderr)  # NonFiniteWeightsError: ValueError
         return 2
     print(f"exported backbone: {out}")
@@ -132,6 +147,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("timm", "internvit"),
         default="timm",
         help="Key layout of the weights: timm (vitp/timm names) or internvit (official).",
+    )
+    parser.add_argument(
+        "--no-verify-checksum",
+        dest="verify_checksum",
+        action="store_false",
+        help="Export even when the checkpoint has no SHA-256 record (.ckpt.sha256) or does not "
+        "match it, or the export given as PATH has no sha256 in its sidecar (a file you trust).",
     )
     _add_band_arguments(parser)
     parser.set_defaults(func=_run)
@@ -181,17 +203,20 @@ def relabel_export(
     band_names: list[str] | None = None,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+    verify_checksum: bool = True,
 ) -> Path:
     """Copy an existing ``vitp export`` to ``out`` with band names / statistics recorded.
 
-    The weights are copied unchanged (their SHA-256 is checked first, and they must be
-    finite); only the sidecar gains the bands. The original export is left as it is.
+    The weights are copied unchanged (their SHA-256 is checked first unless
+    ``verify_checksum`` is false, and they must be finite); only the sidecar gains the
+    bands, and the copy's sidecar records the checksum of the copied file. The original
+    export is left as it is.
     """
     import shutil
 
     from safetensors.torch import load_file
 
-    from vitp_core.atomic_io import atomic_path, atomic_write_json
+    from vitp_core.atomic_io import atomic_path, atomic_write_json, sha256_file
     from vitp_core.export import (
         check_finite_state,
         read_metadata,
@@ -203,11 +228,12 @@ def relabel_export(
     if out.resolve() == export.resolve():
         raise ValueError(f"--out {out} is the export itself; write the relabelled copy elsewhere.")
     meta = read_metadata(export)
-    verify_sidecar_checksum(export, meta)
+    verify_sidecar_checksum(export, meta, verify_checksum=verify_checksum)
     check_finite_state(load_file(str(export)), export)
     describe_bands(meta, band_names, mean, std)
     with atomic_path(out) as tmp:
         shutil.copyfile(export, tmp)
+        meta.sha256 = sha256_file(tmp)
     atomic_write_json(sidecar_path(out), meta.to_json())
     return out
 
@@ -217,8 +243,8 @@ def _export(args: argparse.Namespace) -> Path:
     bands = {"band_names": args.band_names, "mean": args.mean, "std": args.std}
     source = Path(args.path)
     if source.suffix == ".safetensors" and source.is_file():
-        return relabel_export(source, args.out, **bands)
-    out = export_checkpoint(args.path, args.out, args.format)
+        return relabel_export(source, args.out, **bands, verify_checksum=args.verify_checksum)
+    out = export_checkpoint(args.path, args.out, args.format, args.verify_checksum)
     if any(value is not None for value in bands.values()):
         if args.format != "timm":
             raise ValueError("--band-names/--mean/--std are recorded in timm exports only.")

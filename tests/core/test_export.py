@@ -12,6 +12,7 @@ from vitp_core.export import (
     export_backbone,
     load_backbone,
 )
+from vitp_core.training.checkpoint_checksum import write_checkpoint_checksum
 
 
 def _export(tmp_path):
@@ -142,6 +143,7 @@ def _checkpoint(tmp_path, poison: bool = False):
     path = tmp_path / "last.ckpt"
     hparams = {"vit": "vitp_tiny_patch16_224", "img_size": 32, "vit_kwargs": kwargs}
     torch.save({"state_dict": state, "hyper_parameters": hparams, "global_step": 3}, path)
+    write_checkpoint_checksum(path)  # as every checkpoint a vitp run writes has
     return path
 
 
