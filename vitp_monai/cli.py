@@ -18,23 +18,33 @@ __all__ = ["register"]
 
 
 def _init(args: argparse.Namespace) -> int:
+    from vitp_core.export import BackboneChecksumError
     from vitp_monai.bundles import init_bundle
 
-    out = init_bundle(
-        args.out,
-        task=args.task,
-        weights=args.weights,
-        backbone=args.backbone,
-        backbone_kwargs=json.loads(args.backbone_kwargs) if args.backbone_kwargs else None,
-        roi_size=args.roi_size,
-        in_channels=args.in_channels,
-        num_classes=args.num_classes,
-        class_names=args.class_names,
-        patch_size=args.patch_size,
-        modality=args.modality,
-        dataset_dir=args.dataset_dir,
-        overwrite=args.force,
-    )
+    try:
+        out = init_bundle(
+            args.out,
+            task=args.task,
+            weights=args.weights,
+            backbone=args.backbone,
+            backbone_kwargs=json.loads(args.backbone_kwargs) if args.backbone_kwargs else None,
+            roi_size=args.roi_size,
+            in_channels=args.in_channels,
+            num_classes=args.num_classes,
+            class_names=args.class_names,
+            patch_size=args.patch_size,
+            modality=args.modality,
+            dataset_dir=args.dataset_dir,
+            overwrite=args.force,
+            verify_checksum=args.verify_checksum,
+        )
+    except BackboneChecksumError as err:  # a tampered export, or one without a checksum
+        print(
+            f"vitp monai-bundle init: error: {err} To copy a file you trust as it is: "
+            "--no-verify-checksum.",
+            file=sys.stderr,
+        )
+        return 2
     print(f"Wrote MONAI {args.task} bundle to {out}")
     print(
         f"  train:     cd {out} && python -m monai.bundle run --config_file configs/train.json "
@@ -106,6 +116,13 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--modality", help="Input modality for metadata.json (MR, CT, XR...).")
     parser.add_argument("--dataset-dir", help="Default dataset_dir of the configs.")
     parser.add_argument("--force", action="store_true", help="Overwrite an existing bundle.")
+    parser.add_argument(
+        "--no-verify-checksum",
+        dest="verify_checksum",
+        action="store_false",
+        help="Copy --weights even when its sidecar records no SHA-256 or another one "
+        "(a file you trust); the bundle's copy then records the checksum of the copied file.",
+    )
     parser.set_defaults(func=_init)
 
 

@@ -7,17 +7,21 @@ segmentation-models-pytorch's ``tu-vitp_*`` encoders) and with TorchGeo's model 
 imports it, so plain ``torchgeo fit --config ...`` works.
 """
 
-from vitp_torchgeo.registration import register_with_torchgeo
-from vitp_torchgeo.weights import (
-    ViTPBase16_Weights,
-    ViTPIntern300M14_Weights,
-    ViTPLarge16_Weights,
-    ViTPSmall16_Weights,
-    ViTPTiny16_Weights,
-    load_vitp_weights,
-)
+from vitp_core.extras import extra_required
 
-register_with_torchgeo()
+# without vitp[torchgeo] (e.g. only vitp[monai]), say so in one line, not a traceback
+with extra_required("vitp-torchgeo", "torchgeo", at_import=True):
+    from vitp_torchgeo.registration import register_with_torchgeo
+    from vitp_torchgeo.weights import (
+        ViTPBase16_Weights,
+        ViTPIntern300M14_Weights,
+        ViTPLarge16_Weights,
+        ViTPSmall16_Weights,
+        ViTPTiny16_Weights,
+        load_vitp_weights,
+    )
+
+    register_with_torchgeo()
 
 __all__ = [
     "ViTPBase16_Weights",

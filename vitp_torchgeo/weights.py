@@ -260,16 +260,15 @@ def _export_bands(path: Path, bands: Sequence[str] | None, in_chans: int) -> lis
 
 
 def _export_meta(path: Path) -> dict[str, Any]:
-    """Meta of a ``vitp export`` file from its sidecar, checking the file's SHA-256."""
-    from vitp_core.atomic_io import sha256_file
-    from vitp_core.export import BackboneChecksumError, read_metadata, sidecar_path
+    """Meta of a ``vitp export`` file from its sidecar, checking the file's SHA-256.
+
+    A sidecar without a checksum is refused too; for a file you trust, record one with
+    ``vitp export FILE --out NEW.safetensors --no-verify-checksum``.
+    """
+    from vitp_core.export import read_metadata, verify_sidecar_checksum
 
     meta = read_metadata(path)
-    if meta.sha256 and sha256_file(path) != meta.sha256:
-        raise BackboneChecksumError(
-            f"{path}: SHA-256 does not match the one recorded in {sidecar_path(path)}; "
-            "the file is corrupt or was replaced. Re-export it with `vitp export`."
-        )
+    verify_sidecar_checksum(path, meta)
     return {
         "model": meta.model,
         "model_kwargs": dict(meta.model_kwargs),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import jsonschema
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text, sha256_file
-from vitp_core.export import BackboneChecksumError, read_metadata, sidecar_path
+from vitp_core.export import read_metadata, sidecar_path, verify_sidecar_checksum
 
 __all__ = ["BUNDLE_TASKS", "METADATA_SCHEMA_PATH", "TEMPLATES_DIR", "init_bundle"]
 
@@ -54,8 +54,13 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def _copy_weights(weights: Path, models_dir: Path) -> dict[str, Any] | None:
+def _copy_weights(
+    weights: Path, models_dir: Path, verify_checksum: bool = True
+) -> dict[str, Any] | None:
     """Copy a ViTP export (and its sidecar) into ``models/``, checking its SHA-256.
+
+    A sidecar without a checksum is refused unless ``verify_checksum`` is false; the
+    copy's sidecar then records the checksum of the copied file.
 
     Returns:
         The sidecar payload, or ``None`` for a raw state dict without one.
@@ -65,17 +70,15 @@ def _copy_weights(weights: Path, models_dir: Path) -> dict[str, Any] | None:
     if weights.suffix != ".safetensors":
         raise ValueError(f"--weights {weights} must be a .safetensors file (a vitp export).")
     meta = read_metadata(weights) if sidecar_path(weights).is_file() else None
-    digest = sha256_file(weights)
-    if meta is not None and meta.sha256 and digest != meta.sha256:
-        raise BackboneChecksumError(
-            f"{weights}: SHA-256 {digest} does not match {meta.sha256} recorded in "
-            f"{sidecar_path(weights)}; the file is corrupt or was replaced. Re-export it."
-        )
+    if meta is not None:
+        verify_sidecar_checksum(weights, meta, verify_checksum=verify_checksum)
     target = models_dir / WEIGHTS_NAME
     with atomic_path(target) as tmp:
         shutil.copyfile(weights, tmp)
+        digest = sha256_file(tmp)
     if meta is None:
         return None
+    meta.sha256 = digest  # the file copied (checked above unless the user opted out)
     payload = meta.to_json()
     atomic_write_json(sidecar_path(target), payload)
     return payload
@@ -182,6 +185,7 @@ def init_bundle(
     modality: str | None = None,
     dataset_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    verify_checksum: bool = True,
 ) -> Path:
     """Write a MONAI bundle (``configs/``, ``models/``, ``docs/``) for a ViTP backbone.
 
@@ -205,13 +209,16 @@ def init_bundle(
         modality: Input modality for ``metadata.json`` (``"MR"``, ``"CT"``, ``"XR"``...).
         dataset_dir: Default ``dataset_dir`` (else given on the command line).
         overwrite: Replace the files of an existing bundle folder.
+        verify_checksum: Check the export against the SHA-256 of its sidecar (a sidecar
+            without one is refused); ``False`` copies a file you trust as it is.
 
     Returns:
         The bundle folder.
 
     Raises:
         FileExistsError: When ``out`` is a non-empty folder and not ``overwrite``.
-        BackboneChecksumError: When the export's SHA-256 differs from its sidecar.
+        BackboneChecksumError: When the export's SHA-256 differs from its sidecar, or
+            the sidecar records none (unless ``verify_checksum`` is false).
         jsonschema.ValidationError: If the written metadata breaks the schema (a bug).
     """
     if task not in BUNDLE_TASKS:
@@ -221,7 +228,11 @@ def init_bundle(
         raise FileExistsError(f"{out} exists and is not empty; pass --force to overwrite it.")
     shutil.copytree(TEMPLATES_DIR / task, out, dirs_exist_ok=True)
     (out / "models").mkdir(exist_ok=True)
-    backbone_meta = _copy_weights(Path(weights), out / "models") if weights is not None else None
+    backbone_meta = (
+        _copy_weights(Path(weights), out / "models", verify_checksum)
+        if weights is not None
+        else None
+    )
     name = backbone or (backbone_meta or {}).get("model") or "vitp_tiny_patch16_224"
     kwargs: dict[str, Any] = {}
     if backbone_meta is not None and backbone_meta.get("model") == name:
