@@ -47,6 +47,20 @@ CORE_COMMANDS: dict[str, tuple[str, str | None]] = {
 
 
 def _pretrain(argv: list[str]) -> int:
+    from vitp_core.training.preflight import (
+        PROG,
+        PretrainConfigError,
+        PretrainUsageError,
+        debug_requested,
+        quick_check,
+    )
+
+    if not debug_requested(argv):
+        try:  # the command line alone, before the training libraries load (seconds)
+            quick_check(argv)
+        except PretrainConfigError as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 2 if isinstance(err, PretrainUsageError) else 1
     from vitp_core.training.cli import main as pretrain_main
 
     return pretrain_main(argv)

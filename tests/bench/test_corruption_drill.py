@@ -6,14 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from corruption_drill import CORRUPTIONS, in_process_runner, run_drill
 
 
-@pytest.mark.slow
 def test_reduced_corruption_drill(vitp_data: Path, tmp_path: Path) -> None:
     result = run_drill(vitp_data, tmp_path / "drill", records=16, runner=in_process_runner)
     rows = {row["corruption"]: row for row in result["corruptions"]}

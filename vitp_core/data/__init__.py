@@ -1,9 +1,13 @@
-"""Turning instruction records into batches for the VLM."""
+"""Turning instruction records into batches for the VLM.
 
-from vitp_core.data.collate import collate_samples
-from vitp_core.data.datamodule import InstructionDataModule
-from vitp_core.data.processor import ProcessedSample, SampleProcessor
-from vitp_core.data.tiling import dynamic_tiles
+Names are imported on first use, so that light parts (the settings checks) load without
+the training libraries.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     "InstructionDataModule",
@@ -12,3 +16,17 @@ __all__ = [
     "collate_samples",
     "dynamic_tiles",
 ]
+
+_WHERE = {
+    "InstructionDataModule": "vitp_core.data.datamodule",
+    "ProcessedSample": "vitp_core.data.processor",
+    "SampleProcessor": "vitp_core.data.processor",
+    "collate_samples": "vitp_core.data.collate",
+    "dynamic_tiles": "vitp_core.data.tiling",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ from vitp_core.data.collate import collate_samples
 from vitp_core.data.dataset import InstructionDataset, OnBadRecord
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.data.sampler import ResumableRandomSampler
+from vitp_core.data.settings import check_data_settings
 
 __all__ = ["InstructionDataModule", "NoTrainingDataError", "check_data_settings"]
 
@@ -25,45 +26,6 @@ log = logging.getLogger(__name__)
 
 class NoTrainingDataError(ValueError):
     """The corpus and settings leave nothing to train on."""
-
-
-def check_data_settings(
-    *,
-    batch_size: int = 1,
-    num_workers: int = 0,
-    val_fraction: float = 0.0,
-    on_bad_record: str = "skip",
-    reliance_records: int = 0,
-    max_image_pixels: int | None = None,
-    probe_records: int = 0,
-) -> None:
-    """Refuse data settings that cannot work, naming the option and what it accepts.
-
-    Raises:
-        ValueError: ``data.<option> <value>: <what is accepted>``.
-    """
-    problems = [
-        ("batch_size", batch_size, batch_size >= 1, "must be 1 or more"),
-        ("num_workers", num_workers, num_workers >= 0, "must be 0 or more"),
-        (
-            "val_fraction",
-            val_fraction,
-            0.0 <= val_fraction < 1.0,
-            "is the share of records held out for validation: 0 (none) up to below 1",
-        ),
-        ("on_bad_record", on_bad_record, on_bad_record in ("skip", "raise"), "is skip or raise"),
-        ("reliance_records", reliance_records, reliance_records >= 0, "must be 0 or more"),
-        (
-            "max_image_pixels",
-            max_image_pixels,
-            max_image_pixels is None or max_image_pixels > 0,
-            "must be a positive number of pixels (or null for the default)",
-        ),
-        ("probe_records", probe_records, probe_records >= 0, "must be 0 or more"),
-    ]
-    for name, value, ok, accepted in problems:
-        if not ok:
-            raise ValueError(f"data.{name} {value!r}: {accepted}.")
 
 
 def _reasons(errors: list[BadRecordError]) -> str:

@@ -26,7 +26,8 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 
-from vitp_core.data.datamodule import InstructionDataModule, check_data_settings
+from vitp_core.data.datamodule import InstructionDataModule
+from vitp_core.data.settings import DATA_SETTINGS, check_data_settings
 from vitp_core.training.artifacts import RunArtifacts
 from vitp_core.training.checkpoint_integrity import ChecksummedCheckpointIO
 from vitp_core.training.metrics_log import AppendingCSVLogger
@@ -66,16 +67,6 @@ _RESUME_HELP = {
     "weights_only": "Read the resumed checkpoint with torch.load(weights_only=...): null or "
     "true load tensors and plain values only, never code. (default: null)",
 }
-
-_CHECKED_DATA = (
-    "batch_size",
-    "num_workers",
-    "val_fraction",
-    "on_bad_record",
-    "reliance_records",
-    "max_image_pixels",
-    "probe_records",
-)
 
 
 class ViTPCLI(LightningCLI):
@@ -136,13 +127,25 @@ class ViTPCLI(LightningCLI):
         parser.link_arguments("run_dir", "trainer.default_root_dir")
         parser.link_arguments("model.processor", "data.processor", apply_on="instantiate")
 
+    def _set_seed(self) -> None:
+        """Seed as LightningCLI does, without its log line (a failed start prints one line)."""
+        from lightning.fabric.utilities.seed import seed_everything
+
+        key = self.subcommand
+        config = self.config[key] if key else self.config
+        seed = config.get("seed_everything")
+        if seed is False:
+            return
+        seed = seed_everything(None if seed is True else seed, workers=True, verbose=False)
+        config["seed_everything"] = seed
+
     def before_instantiate_classes(self) -> None:
         """Check the start before any model is built; take the run folder's lock."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         model, data = config["model"].as_dict(), config["data"].as_dict()
         check_model_settings(model)
         check_trainer_settings(config["trainer"].as_dict())
-        check_data_settings(**{k: data[k] for k in _CHECKED_DATA if k in data})
+        check_data_settings(**{k: data[k] for k in DATA_SETTINGS if k in data})
         check_paths(model, data)
         checkpoint = resume_checkpoint(config.get("ckpt_path"), config["run_dir"])
         if checkpoint is not None:

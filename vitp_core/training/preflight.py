@@ -5,12 +5,22 @@ parsed settings alone (no model, no data loading) and reported as one line namin
 option or file and what to do. :func:`one_line_error` turns the command-line parser's
 errors (unknown options, wrong types) into the same kind of line, speaking of
 ``vitp pretrain``.
+
+:func:`quick_check` looks at the command line alone, before the training libraries are
+imported (which takes seconds): a misspelt option, a value of the wrong kind or out of
+range, a missing corpus or start file given there fails at once. The option names come
+from the signatures of the classes, read from their source (:mod:`ast`) without importing
+them. The full parser, which also reads ``--config`` files, remains the authority.
+
+This module imports no training library at import time.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
+import importlib.util
 import inspect
 import math
 import os
@@ -22,12 +32,14 @@ from typing import Any
 __all__ = [
     "PROG",
     "PretrainConfigError",
+    "PretrainUsageError",
     "check_model_settings",
     "check_paths",
     "check_resume",
     "check_trainer_settings",
     "known_options",
     "one_line_error",
+    "quick_check",
     "resume_checkpoint",
 ]
 
@@ -36,6 +48,10 @@ PROG = "vitp pretrain"
 
 class PretrainConfigError(ValueError):
     """A ``vitp pretrain`` setting that cannot work, named with what to do."""
+
+
+class PretrainUsageError(PretrainConfigError):
+    """An unknown option or a value of the wrong kind on the command line."""
 
 
 def _number(value: Any) -> bool:
@@ -267,3 +283,162 @@ def one_line_error(error: BaseException, options: list[str]) -> str:
 def debug_requested(argv: list[str]) -> bool:
     """Whether ``--debug`` is in ``argv`` or ``VITP_DEBUG`` is set (show tracebacks)."""
     return "--debug" in argv or os.environ.get("VITP_DEBUG", "") not in ("", "0")
+
+
+#: Where the options of each group come from: (package, file in it, class).
+_OPTION_SOURCES: dict[str, tuple[str, str, str]] = {
+    "model": ("vitp_core", "training/module.py", "ViTPPretrainModule"),
+    "data": ("vitp_core", "data/datamodule.py", "InstructionDataModule"),
+    "artifacts": ("vitp_core", "training/artifacts.py", "RunArtifacts"),
+    "reliance": ("vitp_core", "training/reliance.py", "ImageRelianceMonitor"),
+    "trainer": ("lightning", "pytorch/trainer/trainer.py", "Trainer"),
+    "checkpoint": ("lightning", "pytorch/callbacks/model_checkpoint.py", "ModelCheckpoint"),
+}
+#: Top-level options of ``vitp pretrain``.
+_TOP_OPTIONS = frozenset(
+    {"run_dir", "ckpt_path", "weights_only", "verify_checksum", "seed_everything"}
+    | {"config", "print_config", "help", "debug", "c", "h"}
+)
+#: Command-line values that must be numbers: option -> (whole number, null allowed).
+_NUMERIC = {
+    "data.batch_size": (True, False),
+    "data.num_workers": (True, False),
+    "data.val_fraction": (False, False),
+    "data.reliance_records": (True, False),
+    "data.max_image_pixels": (True, True),
+    "data.probe_records": (True, False),
+    "trainer.max_steps": (True, False),
+    "trainer.max_epochs": (True, True),
+    **{
+        f"model.{k}": (k in ("max_seq_len", "max_tiles", "in_chans", "max_nonfinite_steps"), False)
+        for k in (
+            "vrl_ratio",
+            "vrl_apply_prob",
+            "max_seq_len",
+            "lr",
+            "vit_lr_scale",
+            "weight_decay",
+            "warmup_ratio",
+            "min_lr_ratio",
+            "max_tiles",
+            "in_chans",
+            "drop_path_rate",
+            "max_nonfinite_steps",
+        )
+    },
+}
+
+
+def _init_parameters(package: str, relative: str, class_name: str) -> set[str] | None:
+    """Parameter names of ``class_name.__init__`` read from source, or ``None`` if unknown."""
+    spec = importlib.util.find_spec(package)  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    arguments = item.args
+                    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+                    return {a.arg for a in every if a.arg != "self"}
+    return None
+
+
+def _command_line_values(argv: list[str]) -> list[tuple[str, str | None]]:
+    """``(option, value)`` of every ``--option value`` / ``--option=value`` in ``argv``."""
+    found = []
+    for index, token in enumerate(argv):
+        if not token.startswith("-") or token in ("-", "--") or _is_number(token):
+            continue
+        name, equals, value = token.lstrip("-").partition("=")
+        if not equals:
+            following = argv[index + 1] if index + 1 < len(argv) else None
+            is_value = following is not None and (
+                not following.startswith("-") or _is_number(following)
+            )
+            value = following if is_value else None
+        found.append((name.rstrip("+"), value if equals or value is not None else None))
+    return found
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _unknown_option(name: str) -> str | None:
+    """The error line for an option that ``vitp pretrain`` does not have, else ``None``."""
+    if name in _TOP_OPTIONS:
+        return None
+    group, _, rest = name.partition(".")
+    known = {g: _init_parameters(*source) for g, source in _OPTION_SOURCES.items()}
+    if group in known:
+        params = known[group]
+        key = rest.split(".", 1)[0]
+        if params is None or not rest or key in params or key == "help":
+            return None
+    options = sorted(_TOP_OPTIONS) + [
+        f"{g}.{p}" for g, params in known.items() for p in sorted(params or ())
+    ]
+    dashes = "-" if len(name) == 1 else "--"
+    return (
+        f"unknown option {dashes}{name}.{_did_you_mean(name, options, dashes)} See `{PROG} --help`."
+    )
+
+
+def _value(text: str | None) -> Any:
+    if text is None:
+        return None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def quick_check(argv: list[str]) -> None:
+    """Check the command line alone, before the training libraries are imported.
+
+    Raises:
+        PretrainUsageError: For an unknown option or a value of the wrong kind.
+        PretrainConfigError: For a value out of range or a missing corpus / start file.
+    """
+    given: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "trainer": {}, "": {}}
+    for name, text in _command_line_values(argv):
+        if (problem := _unknown_option(name)) is not None:
+            raise PretrainUsageError(problem)
+        if name in ("config", "c") and text is not None and not Path(text).is_file():
+            raise PretrainConfigError(f"--config {text}: not found.")
+        group, _, key = name.rpartition(".") if name.count(".") == 1 else ("", "", name)
+        value = _value(text)
+        if name in _NUMERIC and text is not None:
+            whole, nullable = _NUMERIC[name]
+            ok = (value is None and nullable) or (
+                _number(value) and (not whole or float(value) == int(value))
+            )
+            if not ok:
+                kind = "a whole number" if whole else "a number"
+                raise PretrainUsageError(f"--{name}: expected {kind}, got {text}.")
+        if group in given and text is not None:
+            given[group][key] = value
+    check_model_settings(given["model"])
+    check_trainer_settings(given["trainer"])
+    from vitp_core.data.settings import DATA_SETTINGS, check_data_settings
+
+    try:
+        check_data_settings(**{k: v for k, v in given["data"].items() if k in DATA_SETTINGS})
+    except ValueError as err:
+        raise PretrainConfigError(str(err)) from err
+    check_paths(given["model"], {k: v for k, v in given["data"].items() if k == "corpus"})
+    ckpt = given[""].get("ckpt_path")
+    if isinstance(ckpt, str):
+        resume_checkpoint(ckpt, str(given[""].get("run_dir") or "runs/vitp-default"))

@@ -43,7 +43,7 @@ def _one_line(capsys: pytest.CaptureFixture) -> str:
             2,
             "unknown option --model.vrl_ration. Did you mean --model.vrl_ratio?",
         ),
-        (["--model.vrl_ratio", "abc"], 2, "--model.vrl_ratio: expected a float, got abc"),
+        (["--model.vrl_ratio", "abc"], 2, "--model.vrl_ratio: expected a number, got abc"),
         (["--model.vrl_ratio", "1.5"], 1, "model.vrl_ratio 1.5: is the share of visual tokens"),
         (["--data.batch_size", "0"], 1, "data.batch_size 0: must be 1 or more"),
         (
@@ -73,6 +73,9 @@ def test_a_misspelt_key_in_a_config_file_is_named(
     assert vitp(["pretrain", "--config", str(config)]) == 2
     err = _one_line(capsys)
     assert "unknown setting model.vrl_ration" in err and "Did you mean model.vrl_ratio?" in err
+    config.write_text("data:\n  val_fraction: 1.5\n  corpus: missing.jsonl\n")
+    assert vitp(["pretrain", "--config", str(config)]) == 1  # checked after parsing the file
+    assert "data.val_fraction 1.5: is the share of records" in _one_line(capsys)
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -123,3 +126,31 @@ def test_console_prints_one_line_without_traceback(tmp_path: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("vitp pretrain: error: data.corpus nowhere.jsonl: not found")
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_command_line_errors_fail_before_the_training_libraries_load(tmp_path: Path) -> None:
+    """`vitp pretrain` checks its command line before importing torch and Lightning."""
+    code = (
+        "import sys\n"
+        "from vitp_core.cli import main\n"
+        "codes = [main(['pretrain', *a.split()]) for a in sys.argv[1:]]\n"
+        "heavy = sorted(m for m in ('torch', 'lightning', 'timm') if m in sys.modules)\n"
+        "print('CODES', codes, 'HEAVY', heavy)\n"
+    )
+    cases = [
+        "--model.vrl_ration 0.5",
+        "--model.vrl_ratio abc",
+        "--data.val_fraction 1.5",
+        "--data.corpus missing.jsonl",
+        "--config missing.yaml",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *cases],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert "CODES [2, 2, 1, 1, 1] HEAVY []" in result.stdout, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(cases) and all(x.startswith("vitp pretrain: error: ") for x in lines)
