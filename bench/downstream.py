@@ -135,13 +135,29 @@ class Study:
         budget = self.budget
         tag = f"steps{budget.steps}_bs{budget.batch_size}"
         if budget.recipe == "staged":
-            return f"{tag}_{self.stages_key}"
+            return f"{tag}_{self.domain_key}"
         if method.kind != "vitp":
             return tag
         return tag + ("_bytes" if budget.tokenizer == "bytes" else f"_bpe{budget.tokenizer_vocab}")
 
+    @staticmethod
+    def _hash(settings: dict[str, Any]) -> str:
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:8]
+
     @property
     def stages_key(self) -> str:
+        """Short hash of the settings of the shared start and alignment (staged recipe)."""
+        shared = ("backbone", "img_size", "mae_decoder", "lm_config", "tokenizer", "max_seq_len")
+        settings = {
+            k: v
+            for k, v in self.budget.to_dict().items()
+            if k.startswith(("start_", "align_", "backbone_")) or k in shared
+        }
+        return self._hash(settings)
+
+    @property
+    def domain_key(self) -> str:
         """Short hash of every setting that shapes a pretrained backbone (not the evals)."""
         evals = {"seeds", "finetune", "seg_", "vol_", "accelerator", "reliance_every", "methods"}
         settings = {
@@ -149,8 +165,7 @@ class Study:
             for k, v in self.budget.to_dict().items()
             if k != "name" and not any(k.startswith(e) for e in evals)
         }
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
-        return digest.hexdigest()[:8]
+        return self._hash(settings)
 
     @property
     def stages(self) -> Path | None:
@@ -421,7 +436,7 @@ def write_outputs(study: Study, methods: list[Method], args: argparse.Namespace)
     figures = write_figures(
         table,
         logs,
-        args.figures if budget.name != "smoke" else study.work / "figures",
+        study.work / "figures" if smoke else args.figures,
         f"downstream_{budget.name}",
     )
     results.parent.mkdir(parents=True, exist_ok=True)

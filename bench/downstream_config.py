@@ -65,6 +65,7 @@ class Budget:
         start_lr: Staged: peak learning rate of the shared MAE start.
         align_steps: Staged: optimizer steps of the alignment (ViT frozen).
         align_lr: Staged: peak learning rate of the alignment (projector and LM).
+        align_batch: Staged: batch size of the alignment.
         reliance_every: Measure ViTP's image reliance every this many steps (held-out
             records, the product's :class:`ImageRelianceMonitor`).
     """
@@ -117,6 +118,7 @@ class Budget:
     start_lr: float = 1e-3
     align_steps: int = 0
     align_lr: float = 2e-3
+    align_batch: int = 16
     reliance_every: int = 100
 
     def to_dict(self) -> dict[str, Any]:

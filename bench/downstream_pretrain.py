@@ -353,11 +353,12 @@ def align_language_model(
         corpus_name=mixture.stem,
     )
     begin = time.perf_counter()
-    losses, reliance = _fit_vitp(module, budget, mixture, 0, budget.align_steps, out)
+    align_budget = dataclasses.replace(budget, batch_size=budget.align_batch)
+    losses, reliance = _fit_vitp(module, align_budget, mixture, 0, budget.align_steps, out)
     log = {
         "stage": "align",
         "steps": len(losses),
-        "batch_size": budget.batch_size,
+        "batch_size": budget.align_batch,
         "wall_s": round(time.perf_counter() - begin, 2),
         "losses": losses,
         "image_reliance": reliance,

@@ -62,7 +62,13 @@ def test_report_and_figures_written(tmp_path: Path) -> None:
             "batch_size": 2,
             "wall_s": 1.0,
             "losses": [3, 2, 1],
-            "image_reliance": {"own_image": 0.5, "other_image": 0.75, "gap": 0.25}
+            "image_reliance": {
+                "own": 0.5,
+                "other": 0.75,
+                "gap": 0.25,
+                "same_label_share": 0.0,
+                "history": [{"step": 3, "own": 0.5, "gap": 0.25}],
+            }
             if m.startswith("vitp")
             else None,
         }
@@ -96,3 +102,19 @@ def test_mae_step_backpropagates_into_the_vit() -> None:
     loss.backward()
     assert torch.isfinite(loss)
     assert vit.patch_embed.proj.weight.grad is not None
+
+
+def test_staged_targets_count_continued_mae_and_the_start() -> None:
+    runs = _runs(0.05)
+    for run in runs:  # the supervised ceiling gains twice what ViTP + VRL gains
+        if run["method"] == "supervised":
+            run["metrics"]["rsscn7_linear_acc"] += 0.1
+    logs = [
+        {"method": "vitp_vrl", "domain": d, "image_reliance": {"own": 1.0, "other": 1.5, "gap": g}}
+        for d, g in (("rs_mix", 0.4), ("med_mix", 0.6))
+    ]
+    targets = check_targets(aggregate(runs), "staged", logs)
+    assert targets["rivals"] == ["mae_continued", "start"]
+    assert targets["beats_mae_and_start"] == {"count": 6, "of": 6}
+    assert targets["share_of_supervised_gain"] == pytest.approx(0.05 / 0.1)
+    assert targets["reliance_gap_nats_per_answer"] == pytest.approx(0.5)
