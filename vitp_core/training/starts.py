@@ -16,6 +16,7 @@ This module reads the two kinds of start that are vitp's own: a previous run (it
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from timm.models.vision_transformer import VisionTransformer
 from vitp_core.checkpoints.internvit import internvit_to_timm, is_internvit_state_dict
 from vitp_core.checkpoints.state_io import read_state_dict
 from vitp_core.export import BackboneMetadata, read_metadata, sidecar_path
+from vitp_core.training.checkpoint_checksum import checksum_path, verify_checkpoint_checksum
 
 __all__ = [
     "ARCHITECTURE_KEYS",
@@ -38,6 +40,8 @@ __all__ = [
     "timm_pretrained_name",
     "vit_export_metadata",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Module settings that define the architecture; a run started from another run takes
 #: them from it (they must match its weights).
@@ -128,6 +132,7 @@ def read_run_start(path: str | os.PathLike[str]) -> RunStart:
 
     Raises:
         FileNotFoundError: When ``path`` holds no vitp checkpoint.
+        CheckpointChecksumError: When it does not match its ``.sha256`` record.
         ValueError: When the file is not a vitp pretraining checkpoint.
     """
     checkpoint = find_run_checkpoint(path)
@@ -135,6 +140,10 @@ def read_run_start(path: str | os.PathLike[str]) -> RunStart:
         raise FileNotFoundError(
             f"{path}: no vitp checkpoint (a .ckpt file or a run folder with checkpoints/last.ckpt)."
         )
+    if checksum_path(checkpoint).is_file():  # vitp pretrain writes one with every checkpoint
+        verify_checkpoint_checksum(checkpoint, skip_hint="deleting its .sha256 record")
+    else:
+        log.warning("%s has no SHA-256 record: it cannot be checked.", checkpoint)
     try:
         payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:  # refused pickles, truncated files

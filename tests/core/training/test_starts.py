@@ -131,3 +131,21 @@ def test_vit_weights_from_a_timm_pretrained_tag(tmp_path: Path) -> None:
     )
     assert module.hparams.vit == "vit_tiny_patch16_224"
     assert _same(module.model.vit.state_dict(), source.state_dict())
+
+
+def test_init_from_a_corrupted_checkpoint_is_refused(tmp_path: Path, tiny_corpus: Path) -> None:
+    from vitp_core.training.checkpoint_checksum import (
+        CheckpointChecksumError,
+        write_checkpoint_checksum,
+    )
+
+    module = ViTPPretrainModule(vit_kwargs=VIT_KWARGS, img_size=32, lm_config=LM)
+    _fit(module, tiny_corpus, tmp_path / "run", steps=1)
+    checkpoint = tmp_path / "run/checkpoints/last.ckpt"
+    write_checkpoint_checksum(checkpoint)
+    ViTPPretrainModule(init_from=str(tmp_path / "run"))  # matches its record
+    with checkpoint.open("r+b") as handle:
+        handle.seek(-8, 2)
+        handle.write(b"corrupt!")
+    with pytest.raises(CheckpointChecksumError, match="does not match"):
+        ViTPPretrainModule(init_from=str(tmp_path / "run"))
