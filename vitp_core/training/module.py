@@ -84,6 +84,10 @@ class ViTPPretrainModule(L.LightningModule):
         max_tiles: Most tiles per image with dynamic tiling.
         use_thumbnail: Add a thumbnail tile with dynamic tiling.
         max_seq_len: Longest sequence in tokens; longer records are bad records.
+        pack_sequences: Pack each batch's samples (after VRL) into as few LM rows as fit,
+            attention confined to each sample; the loss is the unpacked batch's
+            (:mod:`vitp_core.vlm.packing`).
+        pack_length: Most tokens in a packed row (``None``: the batch's longest sample).
         lr: Peak learning rate of AdamW.
         vit_lr_scale: The ViT's peak learning rate relative to ``lr`` (below 1 lets a
             language model trained from scratch learn to read the image before the ViT's
@@ -133,6 +137,8 @@ class ViTPPretrainModule(L.LightningModule):
         max_tiles: int = 6,
         use_thumbnail: bool = True,
         max_seq_len: int = 2048,
+        pack_sequences: bool = False,
+        pack_length: int | None = None,
         lr: float = 2e-4,
         vit_lr_scale: float = 1.0,
         weight_decay: float = 0.05,
@@ -153,6 +159,7 @@ class ViTPPretrainModule(L.LightningModule):
         }
         vrl = VRLConfig(vrl_ratio, vrl_apply_prob, vrl_mode)
         self.model, self.tokenizer = self._start(vrl)
+        self.model.set_packing(pack_sequences, pack_length)
         self.hparams.img_size = int(self.model.vit.patch_embed.img_size[0])
         self.model.freeze(vit=freeze_vit, projector=freeze_projector, lm=freeze_lm)
         if gradient_checkpointing:

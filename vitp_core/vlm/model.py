@@ -16,11 +16,15 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from vitp_core.backbone import encode_patch_tokens
+from vitp_core.vlm.packing import pack_rows
 from vitp_core.vlm.pixel_shuffle import pixel_shuffle_index
 from vitp_core.vlm.projector import VisualProjector
-from vitp_core.vlm.vrl import CompactSequences, VRLConfig, compact_sequences, draw_visual_drop
+from vitp_core.vlm.vrl import VRLConfig, compact_sequences, draw_visual_drop
 
-__all__ = ["AnswerNLL", "ViTPModel", "ViTPOutput", "VisualBatch"]
+__all__ = ["AnswerNLL", "LanguageInputs", "ViTPModel", "ViTPOutput", "VisualBatch"]
+
+#: Attention implementations that take the 4D block-diagonal mask of packed rows.
+_PACKABLE_ATTENTION = ("sdpa", "eager")
 
 
 @dataclass
@@ -44,6 +48,28 @@ class VisualBatch:
     def to(self, device: torch.device | str) -> VisualBatch:
         """Move every tensor to ``device``."""
         return VisualBatch(*(t.to(device) for t in self.__dict__.values()))
+
+
+@dataclass
+class LanguageInputs:
+    """What the language model runs on: rows after VRL (and packing, when on).
+
+    Attributes:
+        input_ids: ``(R, L)`` token ids.
+        labels: ``(R, L)`` targets, ``-100`` where masked.
+        attention_mask: ``(R, L)``, 1 for real tokens.
+        position_ids: ``(R, L)`` original positions of the tokens in their own sample.
+        lm_mask: The mask given to the LM: ``attention_mask``, or with packing the
+            ``(R, 1, L, L)`` additive block-diagonal causal mask.
+        sample: ``(R, L)`` batch index of the sample each position holds (``-1``: padding).
+    """
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+    lm_mask: torch.Tensor
+    sample: torch.Tensor
 
 
 @dataclass
@@ -93,6 +119,12 @@ class ViTPModel(nn.Module):
         pad_token_id: Id used for padding.
         vrl: VRL settings (applied in training mode only).
         downsample_ratio: Pixel-shuffle scale (0.5: 2x2 patches per visual token).
+        pack_sequences: Pack the samples of a batch (after VRL) into as few LM rows as
+            fit, attention confined to each sample (:mod:`vitp_core.vlm.packing`); the
+            loss is the unpacked batch's. Needs ``sdpa`` or ``eager`` attention.
+        pack_length: Most tokens in a packed row; ``None`` (or less than the batch's
+            longest sample): the longest sample, so attention never costs more than
+            in the padded batch.
     """
 
     def __init__(
@@ -103,6 +135,8 @@ class ViTPModel(nn.Module):
         pad_token_id: int,
         vrl: VRLConfig | None = None,
         downsample_ratio: float = 0.5,
+        pack_sequences: bool = False,
+        pack_length: int | None = None,
     ) -> None:
         super().__init__()
         if downsample_ratio != 0.5:
@@ -115,7 +149,21 @@ class ViTPModel(nn.Module):
         self.image_token_id = image_token_id
         self.pad_token_id = pad_token_id
         self.vrl = vrl or VRLConfig(ratio=0.0)
+        self.pack_sequences = False
+        self.pack_length: int | None = None
+        self.set_packing(pack_sequences, pack_length)
         self.generator: torch.Generator | None = None
+
+    def set_packing(self, enabled: bool, length: int | None = None) -> None:
+        """Turn sequence packing on or off (see ``pack_sequences`` above).
+
+        Raises:
+            ValueError: When the LM's attention cannot take the packed mask, VRL is
+                ``padded``, or ``length`` is below 1.
+        """
+        if enabled:
+            _check_packable(self.language_model, self.vrl, length)
+        self.pack_sequences, self.pack_length = enabled, length
 
     @property
     def patch_size(self) -> int:
@@ -186,12 +234,12 @@ class ViTPModel(nn.Module):
 
     def _language_inputs(
         self, batch: VisualBatch, vrl: VRLConfig
-    ) -> tuple[CompactSequences, torch.Tensor, torch.Tensor]:
-        """Drop visual tokens as ``vrl`` says and embed the remaining sequence.
+    ) -> tuple[LanguageInputs, torch.Tensor, torch.Tensor]:
+        """Drop visual tokens as ``vrl`` says, embed the rest and pack it if asked.
 
         Returns:
-            The compacted sequences, their ``(B, L', D)`` input embeddings and the
-            ``(B, L')`` mask of the visual positions that remain.
+            The LM rows, their ``(R, L, D)`` input embeddings and the ``(R, L)`` mask of
+            the visual positions that remain.
         """
         num_tiles = batch.pixel_values.shape[0]
         per_tile = self.tokens_per_tile(*batch.pixel_values.shape[-2:]) if num_tiles else 0
@@ -213,7 +261,35 @@ class ViTPModel(nn.Module):
         embeds = self.language_model.get_input_embeddings()(sequence.input_ids)
         is_visual = (sequence.input_ids == self.image_token_id) & sequence.attention_mask.bool()
         embeds = embeds.masked_scatter(is_visual.unsqueeze(-1), visual.to(embeds.dtype))
-        return sequence, embeds, is_visual
+        if not self.pack_sequences:
+            rows = torch.arange(len(sequence.input_ids), device=embeds.device)[:, None]
+            sample = torch.where(sequence.attention_mask.bool(), rows, -1)
+            inputs = LanguageInputs(
+                sequence.input_ids,
+                sequence.labels,
+                sequence.attention_mask,
+                sequence.position_ids,
+                sequence.attention_mask,
+                sample,
+            )
+            return inputs, embeds, is_visual
+        packed = pack_rows(
+            sequence.input_ids,
+            sequence.labels,
+            sequence.attention_mask,
+            sequence.position_ids,
+            self.pad_token_id,
+            self.pack_length,
+        )
+        inputs = LanguageInputs(
+            packed.input_ids,
+            packed.labels,
+            packed.attention_mask,
+            packed.position_ids,
+            packed.attention_bias(embeds.dtype),
+            packed.sample,
+        )
+        return inputs, packed.gather(embeds), packed.gather(is_visual, False)
 
     def forward(self, batch: VisualBatch) -> ViTPOutput:
         """Compute the answer-token loss of a batch (VRL only when ``self.training``)."""
@@ -221,7 +297,7 @@ class ViTPModel(nn.Module):
         sequence, embeds, is_visual = self._language_inputs(batch, vrl)
         out = self.language_model(
             inputs_embeds=embeds,
-            attention_mask=sequence.attention_mask,
+            attention_mask=sequence.lm_mask,
             position_ids=sequence.position_ids,
             labels=sequence.labels,
             use_cache=False,
@@ -251,7 +327,7 @@ class ViTPModel(nn.Module):
         sequence, embeds, _ = self._language_inputs(batch, VRLConfig(ratio=0.0))
         logits = self.language_model(
             inputs_embeds=embeds,
-            attention_mask=sequence.attention_mask,
+            attention_mask=sequence.lm_mask,
             position_ids=sequence.position_ids,
             use_cache=False,
         ).logits
@@ -266,5 +342,26 @@ class ViTPModel(nn.Module):
         totals = torch.zeros(count, device=logits.device).index_add_(
             0, answer_id[supervised], token_nll[supervised]
         )
-        rows = torch.arange(supervised.shape[0], device=logits.device)[:, None].expand_as(starts)
-        return AnswerNLL(nll=totals, sample=rows[starts])
+        sample = sequence.sample[:, 1:][starts]
+        order = torch.sort(sample, stable=True).indices
+        return AnswerNLL(nll=totals[order], sample=sample[order])
+
+
+def _check_packable(
+    language_model: PreTrainedModel, vrl: VRLConfig | None, pack_length: int | None
+) -> None:
+    """Refuse packing where it cannot work, naming the setting."""
+    attention = getattr(language_model.config, "_attn_implementation", None) or "eager"
+    if attention not in _PACKABLE_ATTENTION:
+        raise ValueError(
+            f"pack_sequences needs the LM's sdpa or eager attention (it passes a 4D "
+            f"block-diagonal mask), got {attention!r}: load the LM with "
+            "attn_implementation='sdpa' or turn packing off."
+        )
+    if vrl is not None and vrl.mode == "padded" and vrl.enabled:
+        raise ValueError(
+            "pack_sequences with vrl_mode 'padded' would remove the padding that mode "
+            "exists to keep: use vrl_mode late or early, or turn packing off."
+        )
+    if pack_length is not None and pack_length < 1:
+        raise ValueError(f"pack_length must be 1 or more tokens (or null), got {pack_length}.")
