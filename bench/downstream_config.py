@@ -126,6 +126,17 @@ class Budget:
         return asdict(self)
 
 
+#: The methods of the staged recipe's study.
+STAGED_METHODS = (
+    "start",
+    "mae_continued",
+    "mae_total",
+    "vitp_vrl",
+    "vitp_novrl",
+    "vitp_official",
+    "supervised",
+)
+
 BUDGETS: dict[str, Budget] = {
     "smoke": Budget(
         name="smoke",
@@ -144,15 +155,7 @@ BUDGETS: dict[str, Budget] = {
     "miniature": Budget(
         name="miniature",
         recipe="staged",
-        methods=(
-            "start",
-            "mae_continued",
-            "mae_total",
-            "vitp_vrl",
-            "vitp_novrl",
-            "vitp_official",
-            "supervised",
-        ),
+        methods=STAGED_METHODS,
         start_steps=2000,
         start_batch=32,
         start_lr=1e-3,
@@ -173,15 +176,7 @@ BUDGETS: dict[str, Budget] = {
     "miniature_smoke": Budget(
         name="miniature_smoke",
         recipe="staged",
-        methods=(
-            "start",
-            "mae_continued",
-            "mae_total",
-            "vitp_vrl",
-            "vitp_novrl",
-            "vitp_official",
-            "supervised",
-        ),
+        methods=STAGED_METHODS,
         backbone_kwargs={"depth": 2, "patch_size": 8},
         start_steps=4,
         align_steps=4,

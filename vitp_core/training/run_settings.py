@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ARCHITECTURE_KEYS",
     "RUN_DEFINING_DATA_KEYS",
     "RUN_DEFINING_MODEL_KEYS",
     "ResumeSettingsError",
@@ -25,8 +26,9 @@ __all__ = [
     "check_resume_settings",
 ]
 
-#: Model settings that define a run (architecture, start, VRL, what trains, the input).
-RUN_DEFINING_MODEL_KEYS: tuple[str, ...] = (
+#: Module settings that define the architecture; a run started from another run takes
+#: them from it (they must match its weights).
+ARCHITECTURE_KEYS: tuple[str, ...] = (
     "vit",
     "vit_kwargs",
     "img_size",
@@ -37,6 +39,11 @@ RUN_DEFINING_MODEL_KEYS: tuple[str, ...] = (
     "lm",
     "lm_config",
     "tokenizer",
+    "architecture_origin",
+)
+#: Model settings that define a run (architecture, start, VRL, what trains, the input).
+RUN_DEFINING_MODEL_KEYS: tuple[str, ...] = (
+    *(key for key in ARCHITECTURE_KEYS if key != "architecture_origin"),
     "init_from",
     "vit_weights",
     "vrl_ratio",

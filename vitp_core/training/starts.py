@@ -29,6 +29,7 @@ from vitp_core.checkpoints.internvit import internvit_to_timm, is_internvit_stat
 from vitp_core.checkpoints.state_io import read_state_dict
 from vitp_core.export import BackboneMetadata, read_metadata, sidecar_path
 from vitp_core.training.checkpoint_checksum import checksum_path, verify_checkpoint_checksum
+from vitp_core.training.run_settings import ARCHITECTURE_KEYS
 
 __all__ = [
     "ARCHITECTURE_KEYS",
@@ -43,21 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Module settings that define the architecture; a run started from another run takes
-#: them from it (they must match its weights).
-ARCHITECTURE_KEYS = (
-    "vit",
-    "vit_kwargs",
-    "img_size",
-    "in_chans",
-    "band_names",
-    "mean",
-    "std",
-    "lm",
-    "lm_config",
-    "tokenizer",
-    "architecture_origin",
-)
 #: Head parameters a ViT start may lack (a headless export) without it being an error.
 _OPTIONAL_VIT_KEYS = ("head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias")
 

@@ -9,30 +9,21 @@ import lightning as L
 import pytest
 import torch
 from tiny_data import write_tiny_corpus
+from tiny_runs import TINY_MODEL as TINY_RUN_MODEL
 
 from vitp_core.data.collate import collate_samples
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.training.module import ViTPPretrainModule
 from vitp_core.training.reliance import ImageRelianceMonitor, pair_other_images
 
-TINY_MODEL = {
-    "vit_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2},
-    "img_size": 32,
-    "lm_config": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "intermediate_size": 64,
-    },
-}
+TINY_MODEL = {**TINY_RUN_MODEL, "vit_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2}}
 
 
 def _train(
     corpus: Path, steps: int, lr: float
 ) -> tuple[ImageRelianceMonitor, InstructionDataModule]:
     L.seed_everything(0, verbose=False)
-    module = ViTPPretrainModule(**TINY_MODEL, lr=lr, vrl_ratio=0.0)
+    module = ViTPPretrainModule(**{**TINY_MODEL, "lr": lr})
     data = InstructionDataModule(
         corpus=str(corpus), processor=module.processor, batch_size=8, reliance_records=12
     )
