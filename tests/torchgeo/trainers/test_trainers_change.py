@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from vitp_torchgeo_helpers import fast_dev_args, run_torchgeo_cli, write_levircd
 
 from vitp_torchgeo.trainers import ViTPChangeDetectionTask
@@ -27,7 +28,7 @@ def test_siamese_weights_are_shared_and_loaded(tiny_export: Path) -> None:
         weights=str(tiny_export), fusion="diff", pyramid_channels=16, decoder_channels=16
     )
     assert task.weights_result is not None and task.weights_result.missing_keys == []
-    vits = {id(m) for m in task.model.modules() if type(m).__name__ == "VisionTransformer"}
+    vits = {id(m) for m in task.model.modules() if isinstance(m, VisionTransformer)}
     assert len(vits) == 1
     logits = task(torch.randn(2, 2, 3, 32, 32))
     assert logits.shape == (2, 1, 32, 32)
