@@ -2,7 +2,7 @@
 
 A real folder of 2D medical images with masks, laid out as a user's own would be, for the
 2D segmentation bundle (``vitp monai-bundle init --task segmentation2d``): the axial slice
-through the middle of each labelled volume of ``$VITP_DATA/med/hippocampus`` becomes
+with the most labelled voxels of each volume of ``$VITP_DATA/med/hippocampus`` becomes
 ``images/<case>.png`` (intensities scaled to 0-255) and ``masks/<case>.png`` (0
 background, 1 anterior, 2 posterior).
 
