@@ -210,9 +210,9 @@ BANDS = ["blue", "green", "red", "nir"]
 
 
 def write_change_folder(root: Path, size: int = 32, seed: int = 0) -> Path:
+    """A 4-band pair with a sparse label: 1 changed, 0 unchanged, 255 unlabelled."""
     import rasterio
 
-    """A 4-band pair with a sparse label: 1 changed, 0 unchanged, 255 unlabelled."""
     rng = np.random.default_rng(seed)
     first = rng.integers(100, 1000, (4, size, size)).astype(np.uint16)
     second = first.copy()
