@@ -41,10 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def _band_list(values: Sequence[str] | None) -> list[int | str] | None:
     """Band selectors from the command line: integers are 1-based numbers, others names."""
     if values is None:
@@ -80,6 +76,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             num_workers=args.num_workers,
             threshold=args.threshold,
+            min_score=args.min_score,
             class_names=args.class_names,
             accelerator=args.accelerator,
             overwrite=args.overwrite,
@@ -120,6 +117,9 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=0.5, help="Binary threshold.")
+    parser.add_argument(
+        "--min-score", type=float, default=0.5, help="Detection: lowest score of a kept box."
+    )
     parser.add_argument("--class-names", nargs="+", help="Class names for the outputs.")
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu, auto...")
     parser.add_argument("--overwrite", action="store_true", help="Replace existing outputs.")
@@ -155,3 +155,7 @@ def register_band_stats(subparsers: argparse._SubParsersAction) -> None:
         "--max-pixels", type=int, default=1_000_000, help="Pixels sampled per file at most."
     )
     parser.set_defaults(func=_run_band_stats)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -304,7 +304,10 @@ class WindowClassOutput(SceneOutput):
                     {f"p_{name}": float(p) for name, p in zip(names, scores, strict=True)}
                 )
             records.append(record)
-        frame = gpd.GeoDataFrame(records, geometry=geometries, crs=self.scene.crs)
+        columns = ["row", "col", "class", "class_name", "score"]
+        if self._scores.shape[-1] > 1:
+            columns += [f"p_{name}" for name in names]
+        frame = gpd.GeoDataFrame(records, columns=columns, geometry=geometries, crs=self.scene.crs)
         return write_vector(frame, path, overwrite=True)
 
 
@@ -381,5 +384,10 @@ class DetectionOutput(SceneOutput):
             records.append(
                 {"class": label, "class_name": names[label], "score": float(scores[index])}
             )
-        frame = gpd.GeoDataFrame(records, geometry=geometries, crs=self.scene.crs)
+        # typed columns, also when no box was found (a GeoPackage keeps its schema then;
+        # GeoJSON has no schema: an empty one is a FeatureCollection without features)
+        dtypes = {"class": "int64", "class_name": "str", "score": "float64"}
+        frame = gpd.GeoDataFrame(
+            records, columns=list(dtypes), geometry=geometries, crs=self.scene.crs
+        ).astype(dtypes)
         return [write_vector(frame, self.output, overwrite=True)]

@@ -13,7 +13,6 @@ import torch
 from lightning.pytorch import Trainer
 
 from vitp_torchgeo.datamodules.scene import ScenePredictionDataModule
-from vitp_torchgeo.datasets.spec import Normalization
 from vitp_torchgeo.prediction.writer import ScenePredictionWriter
 from vitp_torchgeo.trainers.base import CHECKPOINT_KEY, ViTPBaseTask
 
@@ -83,58 +82,28 @@ def predict_scene(
     image: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    image2: str | os.PathLike[str] | None = None,
-    probabilities: str | os.PathLike[str] | None = None,
-    vector: str | os.PathLike[str] | None = None,
     task: str | None = None,
-    bands: Sequence[int | str] | None = None,
-    band_names: Sequence[str] | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    normalization: Normalization | None = None,
-    window: int | None = None,
-    overlap: float = 0.5,
-    batch_size: int = 8,
-    num_workers: int = 0,
-    strip_width: int = 2048,
-    threshold: float = 0.5,
-    class_names: Sequence[str] | None = None,
-    accelerator: str = "auto",
-    overwrite: bool = False,
-    progress: bool = False,
+    **options: Any,
 ) -> list[Path]:
     """Predict a whole scene with a fine-tuned ViTP task and write georeferenced products.
 
-    Settings left ``None`` come from the checkpoint (bands, mean/std, window size, class
-    names); see :class:`~vitp_torchgeo.datamodules.ScenePredictionDataModule` and
-    :class:`~vitp_torchgeo.prediction.ScenePredictionWriter` for each argument.
+    Settings left out come from the checkpoint (bands, mean/std, window size, class
+    names).
+
+    Args:
+        checkpoint: ``.ckpt`` written by ``torchgeo fit`` / ``trainer.fit``.
+        image: The scene (first date for change detection): any GDAL raster.
+        output: Class raster (``.tif``, a COG), or a ``.gpkg``/``.geojson`` (classification
+            windows, detections).
+        task: Task class or short name, when the checkpoint does not record it
+            (see :func:`load_task`).
+        **options: Options of :func:`predict_scene_with` (``image2``, ``probabilities``,
+            ``bands``, ``mean``, ``std``, ``window``, ``overlap``, ``overwrite``...).
 
     Returns:
         The files written.
     """
-    return predict_scene_with(
-        load_task(checkpoint, task),
-        image,
-        output,
-        image2=image2,
-        probabilities=probabilities,
-        vector=vector,
-        bands=bands,
-        band_names=band_names,
-        mean=mean,
-        std=std,
-        normalization=normalization,
-        window=window,
-        overlap=overlap,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        strip_width=strip_width,
-        threshold=threshold,
-        class_names=class_names,
-        accelerator=accelerator,
-        overwrite=overwrite,
-        progress=progress,
-    )
+    return predict_scene_with(load_task(checkpoint, task), image, output, **options)
 
 
 def predict_scene_with(
@@ -145,37 +114,39 @@ def predict_scene_with(
     image2: str | os.PathLike[str] | None = None,
     probabilities: str | os.PathLike[str] | None = None,
     vector: str | os.PathLike[str] | None = None,
-    bands: Sequence[int | str] | None = None,
-    band_names: Sequence[str] | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    normalization: Normalization | None = None,
-    window: int | None = None,
-    overlap: float = 0.5,
-    batch_size: int = 8,
-    num_workers: int = 0,
-    strip_width: int = 2048,
     threshold: float = 0.5,
+    min_score: float = 0.5,
     class_names: Sequence[str] | None = None,
-    accelerator: str = "auto",
     overwrite: bool = False,
+    accelerator: str = "auto",
     progress: bool = False,
+    **data_options: Any,
 ) -> list[Path]:
-    """:func:`predict_scene` with a task already in memory (its ``data_spec`` set)."""
+    """:func:`predict_scene` with a task already in memory (its ``data_spec`` set).
+
+    Args:
+        model: The task, in eval mode.
+        image: The scene (first date for change detection).
+        output: Main output (see :class:`~vitp_torchgeo.prediction.ScenePredictionWriter`).
+        image2: Second date (change detection), on the first date's grid.
+        probabilities: Per-class probability COG (dense tasks).
+        vector: Classification: also write the window polygons (or raster) here.
+        threshold: Decision threshold of binary (single-output) models.
+        min_score: Lowest score of a kept detection (detection tasks).
+        class_names: Class names for the outputs; default the checkpoint's.
+        overwrite: Replace existing outputs (otherwise an existing file is an error).
+        accelerator: Lightning accelerator (``cpu``, ``gpu``, ``auto``...).
+        progress: Show Lightning's progress bar.
+        **data_options: Further
+            :class:`~vitp_torchgeo.datamodules.ScenePredictionDataModule` arguments:
+            ``bands``, ``band_names``, ``mean``, ``std``, ``normalization``, ``window``,
+            ``overlap``, ``batch_size``, ``num_workers``, ``strip_width``.
+
+    Returns:
+        The files written.
+    """
     datamodule = ScenePredictionDataModule(
-        os.fspath(image),
-        None if image2 is None else os.fspath(image2),
-        root=None,
-        bands=bands,
-        band_names=band_names,
-        mean=mean,
-        std=std,
-        normalization=normalization,
-        window=window,
-        overlap=overlap,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        strip_width=strip_width,
+        os.fspath(image), None if image2 is None else os.fspath(image2), **data_options
     )
     writer = ScenePredictionWriter(
         os.fspath(output),
@@ -183,16 +154,17 @@ def predict_scene_with(
         vector=None if vector is None else os.fspath(vector),
         overwrite=overwrite,
         threshold=threshold,
+        min_score=min_score,
         class_names=class_names,
     )
-    trainer_args: dict[str, Any] = {
-        "accelerator": accelerator,
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_model_summary": False,
-        "enable_progress_bar": progress,
-        "callbacks": [writer],
-    }
-    Trainer(**trainer_args).predict(model, datamodule=datamodule, return_predictions=False)
+    trainer = Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        callbacks=[writer],
+    )
+    trainer.predict(model, datamodule=datamodule, return_predictions=False)
     return writer.written

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
@@ -235,7 +236,9 @@ def write_vector(frame: Any, target: str | os.PathLike[str], *, overwrite: bool 
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+    # GeoPackage names its layer after the file: the output's stem, not the temporary name's
+    options = {"layer": re.sub(r"\W", "_", target.stem)} if driver == "GPKG" else {}
     with atomic_path(target) as tmp:
         tmp.unlink()
-        frame.to_file(tmp, driver=driver)
+        frame.to_file(tmp, driver=driver, **options)
     return target

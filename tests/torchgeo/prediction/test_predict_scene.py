@@ -17,6 +17,7 @@ from vitp_torchgeo.prediction import ScenePredictionWriter, cog_problems, predic
 from vitp_torchgeo.trainers import (
     ViTPChangeDetectionTask,
     ViTPClassificationTask,
+    ViTPObjectDetectionTask,
     ViTPSemanticSegmentationTask,
 )
 
@@ -183,3 +184,29 @@ def test_classification_scene_to_window_raster_and_geojson(tmp_path: Path) -> No
     assert tuple(frame.total_bounds) == pytest.approx(
         (500_000.0, 4_599_360.0, 500_960.0, 4_600_000.0)
     )
+
+
+def test_detection_scene_to_merged_box_polygons(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    torch.manual_seed(0)
+    task = ViTPObjectDetectionTask(
+        backbone="vitp_tiny_patch16_224", backbone_kwargs=TINY, num_classes=3, bands=RGB,
+        pyramid_channels=8,
+    )  # fmt: skip
+    spec = {**SPEC, "classes": ["background", "ship", "plane"]}
+    ckpt = save_checkpoint(task, tmp_path / "det.ckpt", spec)
+    image = scene(tmp_path / "scene.tif", 64, 96)
+    (written,) = predict_scene(
+        ckpt, image, tmp_path / "boxes.gpkg", min_score=0.0, accelerator="cpu"
+    )
+    assert gpd.list_layers(written)["name"].tolist() == ["boxes"]  # named after the file
+    boxes = gpd.read_file(written)
+    assert len(boxes) > 0 and boxes.crs.to_string() == GRID["crs"]
+    assert set(boxes["class_name"]) <= {"ship", "plane"} and (boxes["score"] >= 0.0).all()
+    west, south, east, north = boxes.total_bounds  # boxes clipped to the scene
+    assert west >= 500_000.0 and east <= 500_960.0 and south >= 4_599_360.0 and north <= 4_600_000
+    (empty,) = predict_scene(ckpt, image, tmp_path / "none.gpkg", min_score=1.01, accelerator="cpu")
+    nothing = gpd.read_file(empty)  # no box: an empty layer with the same columns
+    assert len(nothing) == 0 and {"class", "class_name", "score"} <= set(nothing.columns)
+    assert nothing.crs.to_string() == GRID["crs"]
