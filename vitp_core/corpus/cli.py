@@ -531,6 +531,71 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _optimize(args: argparse.Namespace) -> int:
+    from vitp_core.corpus.shards import optimize_corpus
+
+    try:
+        manifest = optimize_corpus(
+            args.corpus,
+            args.out,
+            seed=args.seed,
+            allowed_roots=args.allowed_image_roots or (),
+            chunk_bytes=args.chunk_bytes,
+            chunk_size=args.chunk_records,
+            check_images=not args.no_image_check,
+        )
+    except ModuleNotFoundError as err:
+        print(
+            f"vitp corpus optimize: {err.name} is missing: pip install 'vitp[scale]'",
+            file=sys.stderr,
+        )
+        return 2
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"vitp corpus optimize: {err}", file=sys.stderr)
+        return 2
+    for source in manifest.sources:
+        print(
+            f"{source['name']}: {source['records']} records x repeat_time "
+            f"{source['repeat_time']:g} -> {source['items']} items, {source['bad']} bad"
+        )
+    print(
+        f"wrote {manifest.items} items ({manifest.records} records) to {args.out}; "
+        f"{manifest.bad_records} bad record(s) left out"
+        + (f", listed in {Path(args.out) / 'bad_records.jsonl'}" if manifest.bad_records else "")
+    )
+    print(f"train on it with: vitp pretrain --data.corpus {args.out}")
+    return 0
+
+
+def _add_optimize(actions: argparse._SubParsersAction) -> None:
+    optimize = actions.add_parser(
+        "optimize",
+        help="write a corpus as LitData shards for streaming at scale",
+        description="Check every record once and write the corpus (a .jsonl or a mixture "
+        ".json, repeat_time and per-source settings applied) as LitData chunks that "
+        "`vitp pretrain --data.corpus DIR` streams: constant memory, a disjoint share per "
+        "rank and worker, exact mid-epoch resume. Images are referenced in place.",
+    )
+    optimize.add_argument("corpus", help="a .jsonl corpus or a mixture .json")
+    optimize.add_argument("--out", required=True, help="a new or empty folder for the shards")
+    optimize.add_argument(
+        "--seed", type=int, default=0, help="seed of fractional repeat_time and the item order"
+    )
+    optimize.add_argument("--chunk-bytes", default="64MB", help="most bytes per chunk")
+    optimize.add_argument(
+        "--chunk-records", type=int, help="most records per chunk (instead of --chunk-bytes)"
+    )
+    optimize.add_argument(
+        "--allowed-image-roots",
+        nargs="*",
+        help="folders images may come from besides each source's root",
+    )
+    optimize.add_argument(
+        "--no-image-check", action="store_true", help="do not check that images exist"
+    )
+    optimize.set_defaults(func=_optimize)
+
+
 def _add_build(actions: argparse._SubParsersAction) -> None:
     build = actions.add_parser("build", help="build a corpus from a dataset in its native form")
     kinds = build.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -563,7 +628,7 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``vitp corpus {build,inspect,validate}`` to the ``vitp`` command line."""
+    """Add ``vitp corpus {build,inspect,validate,optimize}`` to the ``vitp`` command line."""
     corpus = subparsers.add_parser("corpus", help="build, inspect and validate instruction corpora")
     actions = corpus.add_subparsers(dest="corpus_action", metavar="ACTION", required=True)
     _add_build(actions)
@@ -586,3 +651,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--no-image-check", action="store_true", help="do not decode images")
     validate.add_argument("--max-image-pixels", type=int, help=_MAX_PIXELS)
     validate.set_defaults(func=_validate)
+    _add_optimize(actions)

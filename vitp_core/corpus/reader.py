@@ -38,7 +38,15 @@ from pathlib import Path
 from vitp_core.corpus.image_roots import environment_roots, read_recorded_roots
 from vitp_core.corpus.records import BadRecordError, InstructionRecord, RecordSource, parse_record
 
-__all__ = ["CorpusEntry", "iter_corpus", "read_corpus", "read_mixture"]
+__all__ = [
+    "CorpusEntry",
+    "iter_corpus",
+    "iter_lines",
+    "parse_line",
+    "read_corpus",
+    "read_mixture",
+    "repeat_positions",
+]
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,8 @@ def read_mixture(path: str | Path, allowed_roots: Sequence[str | Path] = ()) -> 
     """Return the sources of a corpus path (a mixture ``.json`` or a single ``.jsonl``).
 
     Args:
-        path: A mixture ``.json`` or a ``.jsonl``.
+        path: A mixture ``.json``, a ``.jsonl``, or a shard folder written by ``vitp corpus
+            optimize`` (its recorded sources, with the roots allowed when it was written).
         allowed_roots: Folders every source may read images from besides its root.
 
     Raises:
@@ -117,9 +126,13 @@ def read_mixture(path: str | Path, allowed_roots: Sequence[str | Path] = ()) -> 
     if not path.exists():
         raise FileNotFoundError(f"corpus {path} not found.")
     if path.is_dir():
+        from vitp_core.corpus.shards import is_shard_folder, read_manifest
+
+        if is_shard_folder(path):  # written by `vitp corpus optimize`: the sources it read
+            return read_manifest(path).entries()
         raise ValueError(
-            f"corpus {path} is a folder: give its .jsonl file or a mixture .json "
-            f"(e.g. {path / 'corpus.jsonl'})."
+            f"corpus {path} is a folder: give its .jsonl file, a mixture .json "
+            f"(e.g. {path / 'corpus.jsonl'}) or a folder written by `vitp corpus optimize`."
         )
     if path.suffix == ".jsonl":
         roots = _common_roots(path, allowed_roots)
@@ -147,24 +160,41 @@ def read_mixture(path: str | Path, allowed_roots: Sequence[str | Path] = ()) -> 
     return entries
 
 
-def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordError]:
-    with open(entry.annotation, encoding="utf-8") as handle:
+def parse_line(
+    entry: CorpusEntry, text: str | bytes, number: int
+) -> InstructionRecord | BadRecordError:
+    """Parse line ``number`` (1-based) of ``entry``'s JSONL, or say why it is unusable.
+
+    The record gets its source's name (``meta.source``) and per-source settings.
+    """
+    source = RecordSource(str(entry.annotation), number)
+    try:
+        record = parse_record(json.loads(text), entry.root, source, entry.allowed_roots)
+    except json.JSONDecodeError as err:
+        return BadRecordError(source, f"not valid JSON ({err.msg} at column {err.colno}).")
+    except UnicodeDecodeError as err:
+        return BadRecordError(source, f"not UTF-8 text ({err.reason} at byte {err.start}).")
+    except BadRecordError as err:
+        return err
+    record.meta.setdefault("source", entry.name)
+    record.max_dynamic_patch = entry.max_dynamic_patch
+    record.data_augment = entry.data_augment
+    return record
+
+
+def iter_lines(entry: CorpusEntry) -> Iterator[tuple[int, int, bytes]]:
+    """Yield ``(line number, byte offset, raw line)`` of every non-blank line of a source."""
+    with open(entry.annotation, "rb") as handle:
+        offset = 0
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            source = RecordSource(str(entry.annotation), number)
-            try:
-                record = parse_record(json.loads(line), entry.root, source, entry.allowed_roots)
-            except json.JSONDecodeError as err:
-                yield BadRecordError(source, f"not valid JSON ({err.msg} at column {err.colno}).")
-                continue
-            except BadRecordError as err:
-                yield err
-                continue
-            record.meta.setdefault("source", entry.name)
-            record.max_dynamic_patch = entry.max_dynamic_patch
-            record.data_augment = entry.data_augment
-            yield record
+            if line.strip():
+                yield number, offset, line
+            offset += len(line)
+
+
+def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordError]:
+    for number, _, line in iter_lines(entry):
+        yield parse_line(entry, line, number)
 
 
 def iter_corpus(
@@ -180,10 +210,19 @@ def iter_corpus(
         yield from _iter_jsonl(entry)
 
 
-def _repeat(items: list[InstructionRecord], factor: float, rng: random.Random) -> list:
+def repeat_positions(count: int, factor: float, rng: random.Random) -> list[int]:
+    """Positions ``0..count-1`` repeated as ``repeat_time`` says (the fraction sampled).
+
+    ``read_corpus`` applies the same draw to its records, so a corpus read whole and one
+    indexed or sharded with the same seed hold the same records.
+    """
     whole, fraction = int(factor), factor - int(factor)
-    extra = rng.sample(items, round(len(items) * fraction)) if fraction > 0 else []
-    return items * whole + extra
+    extra = rng.sample(range(count), round(count * fraction)) if fraction > 0 else []
+    return [p for _ in range(whole) for p in range(count)] + extra
+
+
+def _repeat(items: list[InstructionRecord], factor: float, rng: random.Random) -> list:
+    return [items[p] for p in repeat_positions(len(items), factor, rng)]
 
 
 def read_corpus(

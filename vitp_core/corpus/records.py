@@ -62,6 +62,10 @@ class BadRecordError(ValueError):
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{reason}")
 
+    def __reduce__(self) -> tuple[type[BadRecordError], tuple[RecordSource | None, str]]:
+        # loader workers send bad records to the training process pickled
+        return type(self), (self.source, self.reason)
+
 
 @dataclass(frozen=True)
 class ConversationTurn:

@@ -12,7 +12,7 @@ from vitp_core.corpus.images import ImageReadError, image_pixel_limit
 from vitp_core.corpus.records import BadRecordError, InstructionRecord
 from vitp_core.data.processor import ProcessedSample, SampleProcessor
 
-__all__ = ["InstructionDataset", "OnBadRecord", "check_finite_sample"]
+__all__ = ["InstructionDataset", "OnBadRecord", "check_finite_sample", "load_sample"]
 
 OnBadRecord = Literal["skip", "raise"]
 
@@ -37,6 +37,29 @@ def check_finite_sample(sample: ProcessedSample, record: InstructionRecord) -> P
     return sample
 
 
+def load_sample(
+    record: InstructionRecord,
+    processor: SampleProcessor,
+    on_bad_record: OnBadRecord = "skip",
+    max_image_pixels: int | None = None,
+) -> ProcessedSample | BadRecordError:
+    """Process one record, or return (``"skip"``) / raise (``"raise"``) why it is unusable.
+
+    Raises:
+        BadRecordError: With ``on_bad_record="raise"``, naming the record's file and line.
+    """
+    try:
+        with image_pixel_limit(max_image_pixels):
+            return check_finite_sample(processor(record), record)
+    except BadRecordError as err:
+        error = err
+    except ImageReadError as err:
+        error = BadRecordError(record.source, f"image unusable: {err}")
+    if on_bad_record == "raise":
+        raise error
+    return error
+
+
 class InstructionDataset(Dataset):
     """Records processed on access.
 
@@ -46,7 +69,8 @@ class InstructionDataset(Dataset):
     ``"raise"`` the error stops the run.
 
     Args:
-        records: Parsed records.
+        records: Records: a list, or a lazy sequence that parses each on access
+            (:class:`vitp_core.data.record_index.RecordIndex`).
         processor: The model's sample processor.
         on_bad_record: ``"skip"`` (count and go on) or ``"raise"``.
         max_image_pixels: Largest width x height of an image; larger ones are bad
@@ -65,7 +89,7 @@ class InstructionDataset(Dataset):
             raise ValueError(f"on_bad_record must be 'skip' or 'raise', got {on_bad_record!r}.")
         if max_image_pixels is not None and max_image_pixels <= 0:
             raise ValueError(f"max_image_pixels must be positive, got {max_image_pixels}.")
-        self.records = list(records)
+        self.records = records if isinstance(records, Sequence) else list(records)
         self.processor = processor
         self.on_bad_record = on_bad_record
         self.max_image_pixels = max_image_pixels
@@ -74,14 +98,10 @@ class InstructionDataset(Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> ProcessedSample | BadRecordError:
-        record = self.records[index]
         try:
-            with image_pixel_limit(self.max_image_pixels):
-                return check_finite_sample(self.processor(record), record)
-        except BadRecordError as err:
-            error = err
-        except ImageReadError as err:
-            error = BadRecordError(record.source, f"image unusable: {err}")
-        if self.on_bad_record == "raise":
-            raise error
-        return error
+            record = self.records[index]  # a lazy index parses here
+        except BadRecordError as error:
+            if self.on_bad_record == "raise":
+                raise
+            return error
+        return load_sample(record, self.processor, self.on_bad_record, self.max_image_pixels)
