@@ -80,3 +80,6 @@ def test_torchgeo_fit_then_predict_with_the_example_configs(
         assert set(change.read(1).ravel().tolist()) <= {0, 1}
         assert change.tags()["VITP_CHECKPOINT"].endswith("last.ckpt")
     assert (out.parent / "test_2_0000_0000_probability.tif").is_file()
+    # LightningCLI's saved config goes beside the predictions, not into the working folder
+    assert (out.parent / "test_2_0000_0000_change.config.yaml").is_file()
+    assert not (tmp_path / "config.yaml").exists()

@@ -5,6 +5,10 @@ as the datamodule (``torchgeo predict --config ...``, or ``vitp predict``). It w
 batch as it comes, turns off Lightning's collection of predictions (which would keep the
 whole scene in memory) and bounds GDAL's block cache, so memory stays flat whatever the
 scene's size.
+
+Under ``torchgeo predict`` (LightningCLI), the run's configuration is saved beside the
+predictions (``<output stem>.config.yaml``) instead of as ``config.yaml`` in the working
+folder, where LightningCLI would put it for a run without a logger.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import rasterio
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.cli import SaveConfigCallback
 
 from vitp_torchgeo.datasets.scene import SceneInfo
 from vitp_torchgeo.prediction.outputs import (
@@ -27,6 +32,7 @@ from vitp_torchgeo.prediction.outputs import (
     SceneOutput,
     WindowClassOutput,
 )
+from vitp_torchgeo.prediction.sinks import check_writable
 
 __all__ = ["ScenePredictionWriter"]
 
@@ -78,6 +84,31 @@ class ScenePredictionWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self._product: SceneOutput | None = None
         self._stack = contextlib.ExitStack()
+
+    @property
+    def config_path(self) -> Path:
+        """Where ``torchgeo predict`` saves the run's configuration: beside ``output``."""
+        output = Path(self.output)
+        return output.with_name(f"{output.stem}.config.yaml")
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Before anything is written: refuse existing outputs, place the saved config.
+
+        Runs before LightningCLI's :class:`~lightning.pytorch.cli.SaveConfigCallback`
+        (LightningCLI appends it after the configured callbacks), which then writes
+        :attr:`config_path` instead of ``config.yaml`` in the working folder.
+        """
+        if stage != "predict":
+            return
+        savers = [c for c in trainer.callbacks if isinstance(c, SaveConfigCallback)]
+        paths = [self.output, self.probabilities, self.vector]
+        paths += [self.config_path] if savers else []
+        for path in paths:
+            if path is not None:
+                check_writable(path, self.overwrite)
+        for saver in savers:
+            saver.config_filename = os.fspath(self.config_path.resolve())  # absolute: joined as is
+            saver.overwrite = True  # checked above, under this writer's own overwrite rule
 
     def _scene(self, trainer: Trainer) -> SceneInfo:
         scene = getattr(trainer.datamodule, "scene", None)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from vitp_torchgeo_helpers import fast_dev_args, run_torchgeo_cli, write_dubai
+from vitp_torchgeo_helpers import EXAMPLES, fast_dev_args, run_torchgeo_cli, write_dubai
 
 from vitp_torchgeo.trainers import ViTPSemanticSegmentationTask
 
@@ -14,18 +14,39 @@ SMALL_HEAD = [
 ]
 
 
-def test_example_yaml_fits_and_tests(
+def test_example_yamls_fit_test_and_predict_a_scene(
     tmp_path: Path, tiny_export: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """dubai_vitp.yaml fits and tests; dubai_predict.yaml writes the scene's class COG."""
+    import rasterio
+
+    from vitp_torchgeo.prediction import cog_problems
+
     monkeypatch.chdir(tmp_path)
-    root = write_dubai(tmp_path / "dubai")
+    data = tmp_path / "data"  # as $VITP_DATA: rs/dubai/tile_*/...
+    root = write_dubai(data / "rs" / "dubai")
     overrides = [
         "--data.root", str(root), "--data.tile_size", "32", "--data.batch_size", "2",
         "--model.init_args.weights", str(tiny_export), *SMALL_HEAD,
     ]  # fmt: skip
-    run_torchgeo_cli(["fit", *fast_dev_args("dubai_vitp.yaml", *overrides)])
+    one_step = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1"]
+    one_step += ["--trainer.limit_val_batches", "1", "--trainer.accelerator", "cpu"]
+    config = ["--config", str(EXAMPLES / "dubai_vitp.yaml")]
+    run_torchgeo_cli(["fit", *config, *one_step, *overrides])
     run_torchgeo_cli(["test", *fast_dev_args("dubai_vitp.yaml", *overrides)])
     assert "test_MulticlassJaccardIndex" in capsys.readouterr().out
+    predict = ["--config", str(EXAMPLES / "dubai_predict.yaml"), "--data.init_args.root", str(data)]
+    run_torchgeo_cli(["predict", *config, *predict, "--trainer.accelerator", "cpu"])
+    out = tmp_path / "runs/torchgeo/dubai/predictions/tile_8_image_part_001.tif"
+    with rasterio.open(out) as classes:  # a JPEG input: pixel coordinates, input size
+        assert (classes.width, classes.height) == (80, 72) and classes.crs is None
+        assert set(classes.read(1).ravel().tolist()) <= set(range(6))
+    assert (
+        cog_problems(out) == []
+        and cog_problems(out.with_name(f"{out.stem}_probabilities.tif")) == []
+    )
+    assert out.with_name(f"{out.stem}.config.yaml").is_file()
+    assert not (tmp_path / "config.yaml").exists()  # the working folder stays clean
 
 
 def test_multispectral_input_with_band_adaptation(tiny_export: Path) -> None:
