@@ -155,15 +155,22 @@ class _RasterDataModule(BaseDataModule):
     # --- loaders ------------------------------------------------------------------------
 
     def _loader(self, split: Split) -> DataLoader[dict[str, Tensor]] | list[Any]:
+        """The split's loader; training drops a last partial batch when there are more.
+
+        A last training batch of one window would stop the fit: batch normalisation of
+        the decoder's pooled (1x1) features needs two values per channel.
+        """
         dataset = getattr(self, f"{split}_dataset")
         if dataset is None:
             return []
+        train = split == "train"
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=split == "train",
+            shuffle=train,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            drop_last=train and len(dataset) > self.batch_size,
         )
 
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
