@@ -6,15 +6,21 @@ InternViT-300M/14 at 448 px -> pixel shuffle -> mlp1 projector 4096 -> 896 -> Qw
 (``vitp_core.checkpoints.internvl.build_internvl_language_model`` from InternVL2.5-1B's
 ``llm_config`` fields and ``vitp_core.vlm.ViTPModel``). It then times AdamW training steps
 under bf16 autocast (fp32 master weights, as Lightning's ``bf16-mixed``) with VRL off, late
-(the paper: 75% of the visual tokens leave the LM sequence) and early (whole 2x2 patch groups
-never enter the ViT), on samples of 7 tiles (6 + thumbnail) of 448 px = 1,792 visual tokens.
+(the paper: 75% of the visual tokens leave the LM sequence), early (whole 2x2 patch groups
+never enter the ViT), packed (late VRL, then the batch's samples packed into LM rows with
+attention confined to each sample: ``ViTPModel.set_packing``) and padded_b1 (the official
+release's style: VRL tokens padded back, one sample per optimizer step). The samples mix
+lengths as an RS mixture does: dynamic tiling gives 7, 1, 1 and 3 tiles of 448 px (256
+visual tokens each; most RS scenes are one tile), and answers are short class names,
+VQA answers and long captions.
 
 Usage::
 
     python bench/gpu_fullsize.py                # on a GPU: measure, write bench/results/
-    python bench/gpu_fullsize.py --dry-run      # anywhere: down-scaled model on CPU, no file
+    python bench/gpu_fullsize.py --tiny         # anywhere: down-scaled model on CPU, no file
 
-Without a GPU (and without ``--dry-run``) it says so and exits with status 0.
+Without a GPU (and without ``--tiny``, also spelt ``--dry-run``) it says so and exits with
+status 0. It prints samples/s, LM padding share and peak memory per mode.
 """
 
 from __future__ import annotations
@@ -59,26 +65,33 @@ QWEN2_0_5B: dict[str, Any] = {
 #: InternVL2.5's ``<IMG_CONTEXT>`` and ``<|endoftext|>`` (padding) ids.
 IMG_CONTEXT_ID = 151667
 PAD_ID = 151643
+#: The modes timed, in order.
+MODES = ("off", "late", "early", "packed", "padded_b1")
 
 
 @dataclass(frozen=True)
 class Shape:
-    """Model and batch shape of one benchmark scale."""
+    """Model and batch shape of one benchmark scale.
+
+    ``tiles`` and ``answer_tokens`` are cycled over the samples of a batch (sample ``i``
+    has ``tiles[i % len(tiles)]`` tiles), so that samples differ in length.
+    """
 
     vit_kwargs: dict[str, Any]
     llm: dict[str, Any]
     img_size: int
-    tiles: int
+    tiles: tuple[int, ...]
     batch_size: int
     text_tokens: int
-    answer_tokens: int
+    answer_tokens: tuple[int, ...]
     image_token_id: int = IMG_CONTEXT_ID
     pad_token_id: int = PAD_ID
 
 
 def full_shape(args: argparse.Namespace) -> Shape:
     """The paper's shapes: InternViT-300M (timm defaults of the vitp name) + Qwen2-0.5B."""
-    return Shape({}, QWEN2_0_5B, 448, args.tiles, args.batch_size, 256, 128)
+    tiles = (args.tiles, 1, 1, max(1, args.tiles // 2))
+    return Shape({}, QWEN2_0_5B, 448, tiles, args.batch_size, 64, (8, 32, 200, 16))
 
 
 def dry_shape() -> Shape:
@@ -94,7 +107,9 @@ def dry_shape() -> Shape:
         "bos_token_id": 509,
         "eos_token_id": 510,
     }
-    return Shape(vit, llm, 56, 3, 2, 32, 16, image_token_id=511, pad_token_id=509)
+    return Shape(
+        vit, llm, 56, (3, 1, 1, 2), 4, 16, (4, 8, 48, 6), image_token_id=511, pad_token_id=509
+    )
 
 
 def build_model(shape: Shape, drop_path_rate: float, grad_ckpt: bool) -> ViTPModel:
@@ -114,29 +129,62 @@ def build_model(shape: Shape, drop_path_rate: float, grad_ckpt: bool) -> ViTPMod
 
 
 def make_batch(model: ViTPModel, shape: Shape, generator: torch.Generator) -> VisualBatch:
-    """Samples of ``text | <img> visual tokens </img> | text | answer`` with random ids."""
-    visual = model.tokens_per_tile(shape.img_size, shape.img_size) * shape.tiles
+    """Samples of ``text | <img> visual tokens </img> | text | answer`` with random ids.
+
+    Samples differ in tiles and answer length (see :class:`Shape`); rows are right-padded.
+    """
+    per_tile = model.tokens_per_tile(shape.img_size, shape.img_size)
     vocab = min(shape.pad_token_id, shape.image_token_id)  # ordinary tokens only
     half = shape.text_tokens // 2
-    ids, labels = [], []
-    for _ in range(shape.batch_size):
-        text = torch.randint(
-            0, vocab, (shape.text_tokens + shape.answer_tokens,), generator=generator
-        )
-        row = torch.cat([text[:half], torch.full((visual,), shape.image_token_id), text[half:]])
+    ids, labels, tiles = [], [], []
+    for i in range(shape.batch_size):
+        count = shape.tiles[i % len(shape.tiles)]
+        answer = shape.answer_tokens[i % len(shape.answer_tokens)]
+        text = torch.randint(0, vocab, (shape.text_tokens + answer,), generator=generator)
+        visual = torch.full((per_tile * count,), shape.image_token_id)
+        row = torch.cat([text[:half], visual, text[half:]])
         label = torch.full_like(row, -100)
-        label[-shape.answer_tokens :] = row[-shape.answer_tokens :]
+        label[-answer:] = row[-answer:]
         ids.append(row)
         labels.append(label)
-    input_ids = torch.stack(ids)
-    tiles = shape.tiles * shape.batch_size
+        tiles.append(count)
+    length = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), length), shape.pad_token_id)
+    label_rows = torch.full((len(ids), length), -100)
+    attention = torch.zeros((len(ids), length), dtype=torch.long)
+    for i, (row, label) in enumerate(zip(ids, labels, strict=True)):
+        input_ids[i, : len(row)], label_rows[i, : len(row)], attention[i, : len(row)] = (
+            row,
+            label,
+            1,
+        )
     return VisualBatch(
         input_ids=input_ids,
-        labels=torch.stack(labels),
-        attention_mask=torch.ones_like(input_ids),
-        pixel_values=torch.randn(tiles, 3, shape.img_size, shape.img_size, generator=generator),
-        tile_sample=torch.arange(shape.batch_size).repeat_interleave(shape.tiles),
+        labels=label_rows,
+        attention_mask=attention,
+        pixel_values=torch.randn(
+            sum(tiles), 3, shape.img_size, shape.img_size, generator=generator
+        ),
+        tile_sample=torch.arange(len(tiles)).repeat_interleave(torch.tensor(tiles)),
     )
+
+
+def single_samples(batch: VisualBatch) -> list[VisualBatch]:
+    """The batch as batches of one sample each, without padding (the official batch 1)."""
+    out = []
+    for i in range(batch.input_ids.shape[0]):
+        n = int(batch.attention_mask[i].sum())
+        tiles = batch.tile_sample == i
+        out.append(
+            VisualBatch(
+                input_ids=batch.input_ids[i : i + 1, :n],
+                labels=batch.labels[i : i + 1, :n],
+                attention_mask=batch.attention_mask[i : i + 1, :n],
+                pixel_values=batch.pixel_values[tiles],
+                tile_sample=torch.zeros(int(tiles.sum()), dtype=torch.long),
+            )
+        )
+    return out
 
 
 @dataclass
@@ -149,6 +197,7 @@ class ModeResult:
     peak_mem_gib: float
     lm_seq_len: int
     lm_visual_tokens: int
+    lm_padding: float
     loss: float
 
 
@@ -165,23 +214,32 @@ def run_mode(
     steps: int,
     warmup: int,
     device: torch.device,
+    packed: bool = False,
+    one_by_one: bool = False,
 ) -> ModeResult:
-    """Time ``steps`` AdamW steps (after ``warmup``) under bf16 autocast."""
+    """Time ``steps`` passes over the batch (after ``warmup``) under bf16 autocast.
+
+    A pass is one AdamW step on the batch, or with ``one_by_one`` one step per sample.
+    """
     model.vrl = vrl
+    model.set_packing(packed)
     model.generator = torch.Generator(device=device).manual_seed(0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, fused=device.type == "cuda")
+    batches = single_samples(batch) if one_by_one else [batch]
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    times, out = [], None
+    times, out, real, slots = [], None, 0, 0
     for step in range(warmup + steps):
         _sync(device)
         start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            out = model(batch)
-        out.loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        for part in batches:
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                out = model(part)
+            out.loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            real, slots = real + out.real_tokens, slots + out.padded_slots
         _sync(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)
@@ -189,6 +247,7 @@ def run_mode(
         torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     )
     del optimizer
+    model.set_packing(False)
     assert out is not None
     return ModeResult(
         mode=name,
@@ -197,6 +256,7 @@ def run_mode(
         peak_mem_gib=peak,
         lm_seq_len=out.seq_len,
         lm_visual_tokens=out.visual_tokens,
+        lm_padding=1 - real / max(slots, 1),
         loss=float(out.loss.detach()),
     )
 
@@ -204,27 +264,36 @@ def run_mode(
 def _table(results: list[ModeResult], shape: Shape) -> str:
     samples = shape.batch_size
     lines = [
-        "| VRL | step s (mean) | step s (min) | samples/s | peak mem GiB | LM seq | LM visual |",
+        "| mode | step s (mean) | step s (min) | samples/s | peak mem GiB | LM seq | LM padding |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rate = samples / r.step_s_mean
         lines.append(
             f"| {r.mode} | {r.step_s_mean:.3f} | {r.step_s_min:.3f} | {rate:.2f} "
-            f"| {r.peak_mem_gib:.1f} | {r.lm_seq_len} | {r.lm_visual_tokens} |"
+            f"| {r.peak_mem_gib:.1f} | {r.lm_seq_len} | {r.lm_padding:.1%} |"
         )
     return "\n".join(lines)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dry-run", action="store_true", help="Down-scaled model on CPU.")
+    parser.add_argument(
+        "--tiny", "--dry-run", dest="dry_run", action="store_true", help="Down-scaled model on CPU."
+    )
     parser.add_argument("--steps", type=int, default=5, help="Timed steps per VRL mode.")
     parser.add_argument("--warmup", type=int, default=2, help="Untimed steps per VRL mode.")
-    parser.add_argument("--batch-size", type=int, default=4, help="Samples per step.")
-    parser.add_argument("--tiles", type=int, default=7, help="448 px tiles per sample.")
+    parser.add_argument("--batch-size", type=int, default=8, help="Samples per step.")
+    parser.add_argument("--tiles", type=int, default=7, help="Most 448 px tiles per sample.")
     parser.add_argument("--vrl-ratio", type=float, default=0.75, help="VRL drop ratio.")
-    parser.add_argument("--modes", nargs="+", default=["off", "late", "early"])
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="off, late, early: VRL on the padded batch; packed: late VRL, packed rows; "
+        "padded_b1: padded VRL, one sample per step (official style).",
+    )
     parser.add_argument("--grad-checkpointing", action="store_true", help="Recompute in backward.")
     parser.add_argument("--out", type=Path, default=None, help="Results JSON (default: results/).")
     return parser.parse_args(argv)
@@ -236,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         args.steps, args.warmup = min(args.steps, 2), min(args.warmup, 1)
     elif not torch.cuda.is_available():
-        print("gpu_fullsize: no CUDA GPU on this machine; nothing measured (try --dry-run).")
+        print("gpu_fullsize: no CUDA GPU on this machine; nothing measured (try --tiny).")
         return 0
     device = torch.device("cpu" if args.dry_run else "cuda")
     shape = dry_shape() if args.dry_run else full_shape(args)
@@ -248,15 +317,28 @@ def main(argv: list[str] | None = None) -> int:
     lm_params = sum(p.numel() for p in model.language_model.parameters())
     print(
         f"ViT {vit_params / 1e6:.1f} M params, LM {lm_params / 1e6:.1f} M params, "
-        f"{shape.batch_size} samples x {shape.tiles} tiles of {shape.img_size} px"
+        f"{shape.batch_size} samples of {shape.tiles} tiles of {shape.img_size} px"
     )
     modes = {
         "off": VRLConfig(ratio=0.0),
         "late": VRLConfig(args.vrl_ratio, 1.0, "late"),
         "early": VRLConfig(args.vrl_ratio, 1.0, "early"),
+        "packed": VRLConfig(args.vrl_ratio, 1.0, "late"),
+        "padded_b1": VRLConfig(args.vrl_ratio, 1.0, "padded"),
     }
     results = [
-        run_mode(model, batch, modes[m], m, args.steps, args.warmup, device) for m in args.modes
+        run_mode(
+            model,
+            batch,
+            modes[m],
+            m,
+            args.steps,
+            args.warmup,
+            device,
+            packed=m == "packed",
+            one_by_one=m == "padded_b1",
+        )
+        for m in args.modes
     ]
     table = _table(results, shape)
     print(table)
