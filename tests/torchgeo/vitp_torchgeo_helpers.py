@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from unittest.mock import patch
@@ -136,10 +137,15 @@ def write_vhr10(root: Path, n: int = 10, size: int = 64, seed: int = 0) -> Path:
 
 
 def run_torchgeo_cli(args: list[str]) -> None:
-    """Run TorchGeo's own CLI entry point (``torchgeo ...``) in-process."""
+    """Run TorchGeo's own CLI entry point (``torchgeo ...``) in-process.
+
+    TorchGeo's ``main`` writes GDAL settings into ``os.environ`` (as a ``torchgeo``
+    process would have them); they are undone afterwards so that later tests do not
+    inherit them.
+    """
     from torchgeo.main import main
 
-    with patch.object(sys, "argv", ["torchgeo"]):  # not pytest's own arguments
+    with patch.object(sys, "argv", ["torchgeo"]), patch.dict(os.environ):
         main(args)
 
 

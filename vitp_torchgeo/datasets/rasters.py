@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,14 +56,42 @@ class MisregisteredPairError(RasterInputError):
     """Two rasters that must share one pixel grid (two dates, image and label) do not."""
 
 
+#: GDAL setting that TorchGeo's CLI puts into ``os.environ`` (``EMPTY_DIR``, for cloud COGs).
+_READDIR = "GDAL_DISABLE_READDIR_ON_OPEN"
+
+
+@contextmanager
+def _sidecars_visible() -> Iterator[None]:
+    """Let GDAL list a local file's folder while it opens the file.
+
+    ``torchgeo fit/predict`` sets ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` in the
+    environment for the whole process; GDAL then does not see a file's sidecars (an ENVI
+    ``.hdr``: the file cannot be opened at all; a world file; ``.aux.xml`` band names).
+    The variable is lifted for the open only (GDAL reads it at each open), not through
+    ``rasterio.Env``, which would keep it as a GDAL option once the context ends.
+    """
+    value = os.environ.pop(_READDIR, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[_READDIR] = value
+
+
 def open_raster(path: str | os.PathLike[str]) -> DatasetReader:
     """Open any GDAL raster (GeoTIFF, COG, ENVI, JP2, PNG...) for reading.
+
+    A local file's sidecars (ENVI header, world file, ``.aux.xml``) are found also under
+    TorchGeo's CLI (see :func:`_sidecars_visible`).
 
     Raises:
         RasterInputError: When the file is missing or GDAL cannot read it.
     """
     try:
-        with warnings.catch_warnings():
+        with (
+            _sidecars_visible() if Path(path).is_file() else nullcontext(),
+            warnings.catch_warnings(),
+        ):
             # PNG/JPEG inputs have no georeferencing: they are read in pixel coordinates.
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)

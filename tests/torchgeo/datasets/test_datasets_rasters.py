@@ -1,5 +1,6 @@
 """Raster reading: bands by number or name, validity, co-registration, band statistics."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,17 @@ def test_unreadable_raster_is_named(tmp_path: Path) -> None:
         open_raster(bad)
     with pytest.raises(RasterInputError, match="does not exist"):
         open_raster(tmp_path / "missing.tif")
+
+
+def test_envi_header_found_under_torchgeo_cli_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TorchGeo's CLI sets GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR for the whole process."""
+    data = np.arange(6 * 8 * 10, dtype=np.uint16).reshape(6, 8, 10)
+    envi = write_raster(tmp_path / "scene.img", data, descriptions=LANDSAT, driver="ENVI")
+    assert (tmp_path / "scene.hdr").is_file()
+    monkeypatch.setenv("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+    with open_raster(envi) as src:  # without the .hdr GDAL would not know the format
+        assert src.driver == "ENVI" and src.descriptions == tuple(LANDSAT)
+        assert resolve_band_indexes(envi, src, ["nir"]) == [4]
+    assert os.environ["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"  # lifted for the open only
