@@ -7,7 +7,8 @@ date. The change label is *sparse*, as hand labels are: 1 = changed and 0 = unch
 labelled patches only, 255 = unlabelled everywhere else.
 
     python examples/torchgeo/multispectral/make_synthetic_scene.py --out runs/data/landsat_change
-    # -> runs/data/landsat_change/{A,B,label}/scene.tif  (+ envi/scene_B.img/.hdr, an ENVI copy of B)
+    # -> runs/data/landsat_change/{A,B,label}/scene.tif
+    #    (+ envi/scene_B.img/.hdr, an ENVI copy of B)
 
 The pairs are synthetic: figures obtained on them check the pipeline, nothing else.
 """
