@@ -201,6 +201,7 @@ class ShardCorpus:
         self.entries = self.manifest.entries()
         #: Record number of each item (memory-mapped).
         self.items: np.ndarray = np.load(self.folder / ITEMS_FILE, mmap_mode="r")
+        self._cached: tuple[ShardSplit, np.ndarray, np.ndarray] | None = None
 
     def split(self, reliance_records: int, val_fraction: float, seed: int) -> ShardSplit:
         """Hold out up to ``reliance_records`` records (at most a fifth, none below 10)."""
@@ -211,14 +212,20 @@ class ShardCorpus:
 
     def positions(self, split: ShardSplit, role: str) -> np.ndarray:
         """Item positions of ``role``: ``"train"``, ``"val"`` or ``"held_out"`` (first repeat)."""
-        items = np.asarray(self.items)
-        held, val = split.is_held_out(items), split.is_val(items)
+        held, val = self._masks(split)
         if role == "train":
             return np.flatnonzero(~held & ~val)
         if role == "val":
             return np.flatnonzero(val)
-        _, first = np.unique(items[held], return_index=True)
+        _, first = np.unique(np.asarray(self.items)[held], return_index=True)
         return np.flatnonzero(held)[np.sort(first)]
+
+    def _masks(self, split: ShardSplit) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out and validation masks over the items, computed once per split."""
+        if self._cached is None or self._cached[0] != split:
+            items = np.asarray(self.items)
+            self._cached = (split, split.is_held_out(items), split.is_val(items))
+        return self._cached[1], self._cached[2]
 
 
 class ResumableStreamLoader(StreamingDataLoader):
