@@ -118,7 +118,10 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=0.5, help="Binary threshold.")
     parser.add_argument(
-        "--min-score", type=float, default=0.5, help="Detection: lowest score of a kept box."
+        "--min-score",
+        type=float,
+        default=0.5,
+        help="Detection: lowest score of a kept box (the detector itself keeps none under 0.05).",
     )
     parser.add_argument("--class-names", nargs="+", help="Class names for the outputs.")
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu, auto...")

@@ -132,7 +132,8 @@ def predict_scene_with(
         probabilities: Per-class probability COG (dense tasks).
         vector: Classification: also write the window polygons (or raster) here.
         threshold: Decision threshold of binary (single-output) models.
-        min_score: Lowest score of a kept detection (detection tasks).
+        min_score: Lowest score of a kept detection (detection tasks; Faster R-CNN itself
+            keeps none under its ``box_score_thresh``, 0.05).
         class_names: Class names for the outputs; default the checkpoint's.
         overwrite: Replace existing outputs (otherwise an existing file is an error).
         accelerator: Lightning accelerator (``cpu``, ``gpu``, ``auto``...).
