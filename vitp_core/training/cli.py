@@ -34,6 +34,7 @@ from vitp_core.training.metrics_log import AppendingCSVLogger
 from vitp_core.training.module import ViTPPretrainModule
 from vitp_core.training.preflight import (
     PROG,
+    check_fresh_start,
     check_model_settings,
     check_paths,
     check_resume,
@@ -150,6 +151,8 @@ class ViTPCLI(LightningCLI):
         checkpoint = resume_checkpoint(config.get("ckpt_path"), config["run_dir"])
         if checkpoint is not None:
             check_resume(checkpoint, model, data, bool(config.get("verify_checksum", True)))
+        elif config.get("ckpt_path") is None:
+            check_fresh_start(config["run_dir"])
         if _is_launching_process():
             self.locks.append(RunLock(config["run_dir"]).acquire())
 

@@ -33,6 +33,7 @@ __all__ = [
     "PROG",
     "PretrainConfigError",
     "PretrainUsageError",
+    "check_fresh_start",
     "check_model_settings",
     "check_paths",
     "check_resume",
@@ -193,6 +194,31 @@ def resume_checkpoint(ckpt_path: str | None, run_dir: str) -> Path | None:
             f"{Path(run_dir) / 'checkpoints' / 'last.ckpt'}."
         )
     return path
+
+
+#: Files whose presence means a run folder already holds a run a fresh start would overwrite.
+_RUN_FILES = ("checkpoints/*.ckpt", "backbone.safetensors", "run_summary.json")
+
+
+def check_fresh_start(run_dir: str | Path) -> None:
+    """Refuse a fresh start in a run folder that already holds a run.
+
+    A fresh start would overwrite the earlier run's ``last.ckpt``, export and summary;
+    resuming it or choosing another folder loses nothing.
+
+    Raises:
+        PretrainConfigError: When ``run_dir`` holds checkpoints, an export or a summary.
+    """
+    folder = Path(run_dir)
+    found = sorted(
+        str(p.relative_to(folder)) for pattern in _RUN_FILES for p in folder.glob(pattern)
+    )
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise PretrainConfigError(
+            f"--run_dir {run_dir}: already holds a run ({shown}); resume it with "
+            "--ckpt_path last, or give a new --run_dir (nothing was changed)."
+        )
 
 
 def check_resume(

@@ -73,6 +73,18 @@ def test_refused_starts_leave_the_run_folder_as_it_was(
     assert _snapshot(folder) == before
 
 
+def test_a_fresh_start_in_a_folder_holding_a_run_is_refused(
+    run: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    folder, corpus = run
+    before = _snapshot(folder)
+    assert _pretrain(folder, corpus) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "checkpoints/last.ckpt" in err
+    assert "--ckpt_path last" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(folder) == before
+
+
 def test_a_resume_appends_to_metrics_csv(run: tuple[Path, Path]) -> None:
     folder, corpus = run
     old_rows = (folder / "metrics.csv").read_text().splitlines()[1:]
