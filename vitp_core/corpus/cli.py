@@ -583,12 +583,14 @@ def _add_optimize(actions: argparse._SubParsersAction) -> None:
     )
     optimize.add_argument("--chunk-bytes", default="64MB", help="most bytes per chunk")
     optimize.add_argument(
-        "--chunk-records", type=int, help="most records per chunk (instead of --chunk-bytes)"
+        "--chunk-records",
+        type=int,
+        help="most records per chunk, instead of --chunk-bytes (default: none, bytes decide)",
     )
     optimize.add_argument(
         "--allowed-image-roots",
         nargs="*",
-        help="folders images may come from besides each source's root",
+        help="folders images may come from besides each source's root (default: none)",
     )
     optimize.add_argument(
         "--no-image-check", action="store_true", help="do not check that images exist"
