@@ -37,6 +37,7 @@ from torchgeo.trainers import BaseTask
 from vitp_torchgeo.datasets.spec import RasterInputSpec
 from vitp_torchgeo.models import ViTPyramidEncoder
 from vitp_torchgeo.optim import layer_decay_param_groups
+from vitp_torchgeo.trainers.batch_checks import check_image, check_targets
 from vitp_torchgeo.trainers.common import build_backbone, build_pyramid_encoder, freeze
 from vitp_torchgeo.weights import WeightsLoadResult, WeightsSpec
 
@@ -177,6 +178,38 @@ class ViTPBaseTask(BaseTask):
             size = len(batch["image"]) if isinstance(batch, Mapping) else None
             self.log(TRAIN_EPOCH_LOSS, loss.detach(), on_step=False, on_epoch=True, batch_size=size)
         return loss
+
+    # --- batch checks -------------------------------------------------------------------
+
+    def check_batch(self, batch: Any, stage: str, batch_idx: int, targets: bool = True) -> None:
+        """Check a batch's image (rank, bands, finite) and class targets (see batch_checks)."""
+        if not isinstance(batch, Mapping) or "image" not in batch:
+            return
+        if self.prediction_kind == "detection" and not isinstance(batch["image"], Tensor):
+            return  # torchvision detectors also take lists of differently sized images
+        where = f"{stage} batch {batch_idx}"
+        in_chans = int(self.vit.patch_embed.proj.in_channels)
+        check_image(batch["image"], dates=self.input_dates, in_chans=in_chans, where=where)
+        if targets:
+            check_targets(batch, self.hparams, where)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Refuse a batch the model cannot train on, in one line."""
+        self.check_batch(batch, "training", batch_idx)
+
+    def on_validation_batch_start(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Refuse a validation batch the model cannot compute on."""
+        self.check_batch(batch, "validation", batch_idx)
+
+    def on_test_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Refuse a test batch the model cannot compute on."""
+        self.check_batch(batch, "test", batch_idx)
+
+    def on_predict_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Refuse a prediction batch the model cannot compute on (no targets needed)."""
+        self.check_batch(batch, "prediction", batch_idx, targets=False)
 
     # --- prediction ---------------------------------------------------------------------
 
