@@ -146,8 +146,9 @@ def check_paths(model: Mapping[str, Any], data: Mapping[str, Any]) -> None:
             read_mixture(corpus, data.get("allowed_image_roots") or ())
         except FileNotFoundError as err:
             raise PretrainConfigError(
-                f"data.corpus {corpus}: {_strip_path(err, corpus)} Give a corpus .jsonl or a "
-                "mixture .json (`vitp corpus build ...` writes one), or leave data.corpus out "
+                f"data.corpus {corpus}: {_strip_path(err, corpus)} Give a corpus .jsonl, a "
+                "mixture .json (`vitp corpus build ...` writes one) or a shard folder (`vitp "
+                "corpus optimize` writes one), or leave data.corpus out "
                 "for the demo corpus."
             ) from err
         except ValueError as err:
