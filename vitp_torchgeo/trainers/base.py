@@ -188,7 +188,7 @@ class ViTPBaseTask(BaseTask):
         if self.prediction_kind == "detection" and not isinstance(batch["image"], Tensor):
             return  # torchvision detectors also take lists of differently sized images
         where = f"{stage} batch {batch_idx}"
-        in_chans = int(self.vit.patch_embed.proj.in_channels)
+        in_chans = int(self.hparams["in_channels"])  # what the ViT was adapted to; no ViT needed
         check_image(batch["image"], dates=self.input_dates, in_chans=in_chans, where=where)
         if targets:
             check_targets(batch, self.hparams, where)
