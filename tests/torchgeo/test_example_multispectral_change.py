@@ -24,7 +24,10 @@ def test_six_band_pair_fits_and_predicts_with_the_envi_second_date(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     script = EXAMPLES / "multispectral" / "make_synthetic_scene.py"
-    with patch.object(sys, "argv", [str(script), "--out", str(DATA), "--size", "96"]):
+    argv = [str(script), "--out", str(DATA), "--size", "96"]
+    # GDAL can keep an earlier in-process torchgeo run's EMPTY_DIR as an option; ENVI writes
+    # need directory reading (a user runs the generator as its own process)
+    with patch.object(sys, "argv", argv), rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="FALSE"):
         runpy.run_path(str(script), run_name="__main__")
     run_torchgeo_cli(
         [

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags, Resampling
+from rasterio.env import get_gdal_config, set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -71,9 +72,14 @@ def _sidecars_visible() -> Iterator[None]:
     ``rasterio.Env``, which would keep it as a GDAL option once the context ends.
     """
     value = os.environ.pop(_READDIR, None)
+    option = get_gdal_config(_READDIR, normalize=False)  # set as a GDAL option, if at all
+    if option is not None:
+        set_gdal_config(_READDIR, "FALSE")
     try:
         yield
     finally:
+        if option is not None:
+            set_gdal_config(_READDIR, option, normalize=False)
         if value is not None:
             os.environ[_READDIR] = value
 

@@ -104,7 +104,10 @@ def test_envi_header_found_under_torchgeo_cli_settings(
 ) -> None:
     """TorchGeo's CLI sets GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR for the whole process."""
     data = np.arange(6 * 8 * 10, dtype=np.uint16).reshape(6, 8, 10)
-    envi = write_raster(tmp_path / "scene.img", data, descriptions=LANDSAT, driver="ENVI")
+    # Writing ENVI needs directory reading too; after an in-process `torchgeo predict` in the
+    # same pytest session GDAL can keep EMPTY_DIR as an option (not understood yet).
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="FALSE"):
+        envi = write_raster(tmp_path / "scene.img", data, descriptions=LANDSAT, driver="ENVI")
     assert (tmp_path / "scene.hdr").is_file()
     monkeypatch.setenv("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
     with open_raster(envi) as src:  # without the .hdr GDAL would not know the format
