@@ -92,29 +92,38 @@ def _add_init(actions: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--weights",
-        help="ViTP export (backbone.safetensors + backbone.json) to start from.",
+        help="ViTP export (backbone.safetensors + backbone.json) to start from "
+        "(default: none, random init).",
     )
     parser.add_argument("--backbone", help="timm/ViTP model name (default: from the export).")
     parser.add_argument(
         "--backbone-kwargs",
-        help="JSON of extra timm.create_model arguments, e.g. '{\"depth\": 6}'.",
+        help="JSON of extra timm.create_model arguments, e.g. '{\"depth\": 6}' "
+        "(default: the export's).",
     )
     parser.add_argument(
         "--roi-size",
         type=int,
         nargs="+",
-        help="Training patch / input size, 2 or 3 numbers.",
+        help="Training patch / input size, 2 or 3 numbers (default: the template's).",
     )
-    parser.add_argument("--in-channels", type=int, help="Input channels.")
-    parser.add_argument("--num-classes", type=int, help="Classes (with background).")
-    parser.add_argument("--class-names", nargs="+", help="One name per class.")
+    parser.add_argument("--in-channels", type=int, help="Input channels (default: the template's).")
+    parser.add_argument(
+        "--num-classes", type=int, help="Classes, with background (default: the template's)."
+    )
+    parser.add_argument("--class-names", nargs="+", help="One name per class (default: numbered).")
     parser.add_argument(
         "--patch-size",
         type=int,
         help="ViT patch size (default: the backbone's).",
     )
-    parser.add_argument("--modality", help="Input modality for metadata.json (MR, CT, XR...).")
-    parser.add_argument("--dataset-dir", help="Default dataset_dir of the configs.")
+    parser.add_argument(
+        "--modality",
+        help="Input modality for metadata.json: MR, CT, XR... (default: the template's).",
+    )
+    parser.add_argument(
+        "--dataset-dir", help="dataset_dir of the configs (default: given at run time)."
+    )
     parser.add_argument("--force", action="store_true", help="Overwrite an existing bundle.")
     parser.add_argument(
         "--no-verify-checksum",
@@ -135,7 +144,7 @@ def _add_verify(actions: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset-dir",
         help="Data to build the workflows with (full MONAI property check); without it only "
-        "the presence of the required properties is checked.",
+        "the presence of the required properties is checked (default: none).",
     )
     parser.add_argument(
         "--skip-network",

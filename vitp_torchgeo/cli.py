@@ -100,22 +100,45 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("checkpoint", help="Lightning .ckpt of a ViTP TorchGeo task.")
     parser.add_argument("--image", required=True, help="Scene (first date for change).")
-    parser.add_argument("--image2", help="Second date (change detection), same grid.")
-    parser.add_argument("--out", required=True, help="Class raster .tif (or .gpkg/.geojson).")
-    parser.add_argument("--probabilities", help="Per-class probability COG (percent).")
-    parser.add_argument("--vector", help="Classification: also write window polygons here.")
     parser.add_argument(
-        "--task", help="Task class or segmentation|change|classification|detection."
+        "--image2", help="Second date (change detection), same grid (default: none)."
     )
-    parser.add_argument("--bands", nargs="+", help="Bands: 1-based numbers or names.")
-    parser.add_argument("--band-names", nargs="+", help="Names of all the file's bands.")
-    parser.add_argument("--mean", type=float, nargs="+", help="Per-band mean.")
-    parser.add_argument("--std", type=float, nargs="+", help="Per-band standard deviation.")
-    parser.add_argument("--normalization", choices=("fixed", "per_scene"))
+    parser.add_argument("--out", required=True, help="Class raster .tif (or .gpkg/.geojson).")
+    parser.add_argument(
+        "--probabilities", help="Per-class probability COG, percent (default: not written)."
+    )
+    parser.add_argument(
+        "--vector", help="Classification: also write window polygons here (default: not written)."
+    )
+    parser.add_argument(
+        "--task",
+        help="Task class or segmentation|change|classification|detection (default: the "
+        "checkpoint's).",
+    )
+    parser.add_argument(
+        "--bands", nargs="+", help="Bands: 1-based numbers or names (default: the checkpoint's)."
+    )
+    parser.add_argument(
+        "--band-names", nargs="+", help="Names of all the file's bands (default: the file's)."
+    )
+    parser.add_argument(
+        "--mean", type=float, nargs="+", help="Per-band mean (default: the checkpoint's)."
+    )
+    parser.add_argument(
+        "--std",
+        type=float,
+        nargs="+",
+        help="Per-band standard deviation (default: the checkpoint's).",
+    )
+    parser.add_argument(
+        "--normalization",
+        choices=("fixed", "per_scene"),
+        help="fixed mean/std, or per_scene statistics (default: the checkpoint's).",
+    )
     parser.add_argument("--window", type=int, help="Window side in px (default: training's).")
     parser.add_argument("--overlap", type=float, default=0.5, help="Window overlap share.")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=8, help="Windows per batch.")
+    parser.add_argument("--num-workers", type=int, default=0, help="Loader processes.")
     parser.add_argument("--threshold", type=float, default=0.5, help="Binary threshold.")
     parser.add_argument(
         "--min-score",
@@ -123,7 +146,9 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         default=0.5,
         help="Detection: lowest score of a kept box (the detector itself keeps none under 0.05).",
     )
-    parser.add_argument("--class-names", nargs="+", help="Class names for the outputs.")
+    parser.add_argument(
+        "--class-names", nargs="+", help="Class names for the outputs (default: the checkpoint's)."
+    )
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu, auto...")
     parser.add_argument("--overwrite", action="store_true", help="Replace existing outputs.")
     parser.add_argument("--progress", action="store_true", help="Show a progress bar.")
@@ -152,8 +177,12 @@ def register_band_stats(subparsers: argparse._SubParsersAction) -> None:
         help="Per-band mean and std of rasters (nodata excluded), for mean:/std: settings.",
     )
     parser.add_argument("rasters", nargs="+", help="GDAL rasters with the same bands.")
-    parser.add_argument("--bands", nargs="+", help="Bands: 1-based numbers or names.")
-    parser.add_argument("--band-names", nargs="+", help="Names of all the files' bands.")
+    parser.add_argument(
+        "--bands", nargs="+", help="Bands: 1-based numbers or names (default: all)."
+    )
+    parser.add_argument(
+        "--band-names", nargs="+", help="Names of all the files' bands (default: the files')."
+    )
     parser.add_argument(
         "--max-pixels", type=int, default=1_000_000, help="Pixels sampled per file at most."
     )

@@ -33,7 +33,9 @@ def test_sub_command_help_still_complete(capsys: pytest.CaptureFixture) -> None:
     assert "--format" in text and "(default: timm)" in text
 
 
-@pytest.mark.parametrize("command", ["export", "corpus"])
+@pytest.mark.parametrize(
+    "command", ["export", "corpus", "tokenizer", "monai-bundle", "predict", "band-stats"]
+)
 def test_every_option_has_help_and_its_default(command: str) -> None:
     parser, _ = build_parser(command)
     parsers = dict(iter_parsers(parser))
