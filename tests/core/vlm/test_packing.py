@@ -72,9 +72,11 @@ def test_packed_loss_and_gradients_equal_the_unpacked_batch(mode: str) -> None:
         out = model(batch)
         out.loss.backward()
         outs.append(out)
-    assert torch.allclose(outs[0].loss, outs[1].loss, rtol=0, atol=1e-12)
+    # transformers computes the causal-LM loss on float32 logits, even for a float64 model:
+    # the two agree to float32 rounding, not to float64's
+    assert torch.allclose(outs[0].loss, outs[1].loss, rtol=1e-6, atol=0)
     for p, q in zip(plain.parameters(), packed.parameters(), strict=True):
-        assert torch.allclose(p.grad, q.grad, atol=1e-10)
+        assert torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-8)
     assert outs[1].real_tokens == outs[0].real_tokens
     assert outs[1].padded_slots < outs[0].padded_slots  # fewer rows, less padding
     assert outs[1].seq_len <= outs[0].seq_len  # rows no longer than the longest sample
