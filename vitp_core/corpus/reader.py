@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vitp_core.corpus.image_roots import environment_roots, read_recorded_roots
@@ -40,12 +40,14 @@ from vitp_core.corpus.records import BadRecordError, InstructionRecord, RecordSo
 
 __all__ = [
     "CorpusEntry",
+    "SourceScan",
     "iter_corpus",
     "iter_lines",
     "parse_line",
     "read_corpus",
     "read_mixture",
     "repeat_positions",
+    "scan_source",
 ]
 
 
@@ -190,6 +192,51 @@ def iter_lines(entry: CorpusEntry) -> Iterator[tuple[int, int, bytes]]:
             if line.strip():
                 yield number, offset, line
             offset += len(line)
+
+
+def _missing_image(record: InstructionRecord) -> BadRecordError | None:
+    for path in record.images:
+        if not path.is_file():
+            return BadRecordError(record.source, f"image {path} not found.")
+    return None
+
+
+@dataclass
+class SourceScan:
+    """Where a source's usable records lie, and why the others are unusable.
+
+    Attributes:
+        offsets: Byte offset of each usable record's line.
+        lines: Its 1-based line number.
+        ids: Its record id.
+        bad: The unusable records, named by file and line.
+    """
+
+    offsets: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    bad: list[BadRecordError] = field(default_factory=list)
+
+
+def scan_source(entry: CorpusEntry, check_images: bool = True) -> SourceScan:
+    """Check every line of a source once; keep the position of the usable records.
+
+    Args:
+        entry: The source.
+        check_images: Count records whose images are missing as bad (as training would).
+    """
+    scan = SourceScan()
+    for number, offset, raw in iter_lines(entry):
+        item = parse_line(entry, raw, number)
+        if not isinstance(item, BadRecordError) and check_images:
+            item = _missing_image(item) or item
+        if isinstance(item, BadRecordError):
+            scan.bad.append(item)
+        else:
+            scan.offsets.append(offset)
+            scan.lines.append(number)
+            scan.ids.append(item.id)
+    return scan
 
 
 def _iter_jsonl(entry: CorpusEntry) -> Iterator[InstructionRecord | BadRecordError]:

@@ -37,10 +37,9 @@ import numpy as np
 from vitp_core.atomic_io import atomic_write_json, atomic_write_text
 from vitp_core.corpus.reader import (
     CorpusEntry,
-    iter_lines,
-    parse_line,
     read_mixture,
     repeat_positions,
+    scan_source,
 )
 from vitp_core.corpus.records import BadRecordError, RecordSource
 
@@ -146,35 +145,6 @@ def read_bad_records(folder: str | Path) -> list[BadRecordError]:
     return errors
 
 
-def _missing_image(record: Any) -> BadRecordError | None:
-    for path in record.images:
-        if not path.is_file():
-            return BadRecordError(record.source, f"image {path} not found.")
-    return None
-
-
-@dataclass
-class _SourceScan:
-    offsets: list[int] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    bad: list[BadRecordError] = field(default_factory=list)
-
-
-def _scan(entry: CorpusEntry, check_images: bool) -> _SourceScan:
-    """Check every line of a source; keep the byte offset and line number of the good ones."""
-    scan = _SourceScan()
-    for number, offset, raw in iter_lines(entry):
-        item = parse_line(entry, raw, number)
-        if not isinstance(item, BadRecordError) and check_images:
-            item = _missing_image(item) or item
-        if isinstance(item, BadRecordError):
-            scan.bad.append(item)
-        else:
-            scan.offsets.append(offset)
-            scan.lines.append(number)
-    return scan
-
-
 def _refuse_existing(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(
@@ -221,7 +191,7 @@ def optimize_corpus(
     sources, bad = [], []
     first_record = 0
     for number, entry in enumerate(entries):
-        scan = _scan(entry, check_images)
+        scan = scan_source(entry, check_images)
         positions = np.asarray(repeat_positions(len(scan.offsets), entry.repeat_time, rng))
         positions = positions.astype(np.int64).reshape(-1)
         offsets = np.asarray(scan.offsets, dtype=np.int64)

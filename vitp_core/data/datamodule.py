@@ -215,13 +215,13 @@ class InstructionDataModule(L.LightningDataModule):
         for error in read_bad_records(self.corpus_path):
             self._reject(error)
         split = shards.split(self.reliance_records, self.val_fraction, self.seed)
+        self._shards, self._shard_split = shards, split
         held = ShardItems(
             self.corpus_path, shards.positions(split, "held_out"), self._shard_loader()
         )
         records = [held.loader.record(held.item(i)) for i in range(len(held))]
         self.held_out_records = [r for r in records if isinstance(r, InstructionRecord)]
         train, val = shards.positions(split, "train"), shards.positions(split, "val")
-        self._shards, self._shard_split = shards, split
         self._shard_counts = {"train": len(train), "val": len(val)}
         if not len(train):
             self._nothing_to_train(len(train) + len(val), len(val))
@@ -229,9 +229,9 @@ class InstructionDataModule(L.LightningDataModule):
     def _shard_loader(self, split: Any = None) -> Any:
         from vitp_core.data.streaming import ShardRecordLoader
 
-        assert self.processor is not None
+        assert self.processor is not None and self._shards is not None
         return ShardRecordLoader(
-            self._shards.entries if self._shards is not None else _entries(self.corpus_path),
+            self._shards.entries,
             self.processor,
             self.on_bad_record,
             self.max_image_pixels,
@@ -370,9 +370,3 @@ class InstructionDataModule(L.LightningDataModule):
                 "epoch": int(state_dict["epoch"]),
                 "start_index": int(state_dict["start_index"]),
             }
-
-
-def _entries(corpus: Path) -> list:
-    from vitp_core.corpus.reader import read_mixture
-
-    return read_mixture(corpus)

@@ -19,10 +19,10 @@ import numpy as np
 
 from vitp_core.corpus.reader import (
     CorpusEntry,
-    iter_lines,
     parse_line,
     read_mixture,
     repeat_positions,
+    scan_source,
 )
 from vitp_core.corpus.records import BadRecordError, InstructionRecord
 
@@ -86,13 +86,6 @@ class RecordIndex(Sequence[InstructionRecord]):
             handle.close()
 
 
-def _missing_image(record: InstructionRecord) -> BadRecordError | None:
-    for path in record.images:
-        if not path.is_file():
-            return BadRecordError(record.source, f"image {path} not found.")
-    return None
-
-
 def scan_corpus(
     path: str | Path, seed: int = 0, allowed_roots: Sequence[str | Path] = ()
 ) -> tuple[RecordIndex, list[str], list[BadRecordError]]:
@@ -114,18 +107,11 @@ def scan_corpus(
     entries = read_mixture(path, allowed_roots)
     tables, ids, bad = [], [], []
     for number, entry in enumerate(entries):
-        rows, names = [], []
-        for line, offset, raw in iter_lines(entry):
-            item = parse_line(entry, raw, line)
-            if not isinstance(item, BadRecordError):
-                item = _missing_image(item) or item
-            if isinstance(item, BadRecordError):
-                bad.append(item)
-                continue
-            rows.append((number, offset, line))
-            names.append(item.id)
-        positions = repeat_positions(len(rows), entry.repeat_time, rng)
-        tables.append(np.asarray([rows[p] for p in positions], dtype=np.int64).reshape(-1, 3))
-        ids.extend(names[p] for p in positions)
+        scan = scan_source(entry)
+        bad.extend(scan.bad)
+        positions = repeat_positions(len(scan.offsets), entry.repeat_time, rng)
+        rows = [(number, scan.offsets[p], scan.lines[p]) for p in positions]
+        tables.append(np.asarray(rows, dtype=np.int64).reshape(-1, 3))
+        ids.extend(scan.ids[p] for p in positions)
     table = np.concatenate(tables) if tables else np.zeros((0, 3), dtype=np.int64)
     return RecordIndex(entries, table), ids, bad
