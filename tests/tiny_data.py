@@ -8,6 +8,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+#: The smallest ViTP module architecture the tests build (ViT 1 x 32, LM 1 x 32).
+TINY_ARCHITECTURE: dict = {
+    "vit_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2},
+    "img_size": 32,
+    "lm_config": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 64,
+    },
+}
+
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
 #: Questions whose wording alone decides the answer (``answer_from="text"``).
 TEXT_QUESTIONS = {

@@ -6,24 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_data import write_tiny_corpus
+from tiny_data import TINY_ARCHITECTURE, write_tiny_corpus
 
 from vitp_core.corpus.records import BadRecordError
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.training.module import ViTPPretrainModule
 
-TINY = {
-    "vit_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2},
-    "img_size": 32,
-    "lm_config": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "intermediate_size": 64,
-    },
-}
+TINY = TINY_ARCHITECTURE
 
 
 @pytest.fixture(scope="module")

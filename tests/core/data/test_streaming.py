@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import pytest
-from tiny_data import write_tiny_corpus
+from tiny_data import TINY_ARCHITECTURE, write_tiny_corpus
 
 pytest.importorskip(
     "litdata", reason="streamed shards need the scale extra: pip install 'vitp[scale]'"
@@ -28,18 +28,7 @@ from vitp_core.data.streaming import (
 )
 from vitp_core.training.module import ViTPPretrainModule
 
-TINY = {
-    "vit_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2},
-    "img_size": 32,
-    "lm_config": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "intermediate_size": 64,
-    },
-    "vrl_ratio": 0.0,
-}
+TINY = {**TINY_ARCHITECTURE, "vrl_ratio": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -7,23 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from tiny_data import TINY_ARCHITECTURE
 
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.training.module import ViTPPretrainModule
 
-TINY_MODEL: dict[str, Any] = {
-    "vit_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2},
-    "img_size": 32,
-    "lm_config": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "intermediate_size": 64,
-    },
-    "vrl_ratio": 0.0,
-    "lr": 1e-3,
-}
+TINY_MODEL: dict[str, Any] = {**TINY_ARCHITECTURE, "vrl_ratio": 0.0, "lr": 1e-3}
 
 
 def tiny_module(**kwargs: Any) -> ViTPPretrainModule:
