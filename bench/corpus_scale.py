@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proc_memory import proc_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "corpus_scale.json"
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
@@ -89,22 +91,10 @@ def _tree_memory(pid: int) -> tuple[int, int, int]:
     """RSS of ``pid``, and RSS and PSS summed over it and its descendants (bytes)."""
 
     def rss(p: int) -> int:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+        return proc_bytes(p, "VmRSS") or 0
 
     def pss(p: int) -> int:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+        return proc_bytes(p, "Pss", "smaps_rollup") or 0
 
     def children(p: int) -> list[int]:
         found = []

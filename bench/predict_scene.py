@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from proc_memory import proc_bytes
 from torch import nn
 
 from vitp_torchgeo.datasets.spec import RasterInputSpec
@@ -114,11 +115,9 @@ def _peak_rss_mib() -> float:
     ``VmHWM`` of ``/proc/self/status`` (reset by ``exec``) where there is one; ``ru_maxrss``
     elsewhere (on Linux it would keep the peak of the forking parent across ``exec``).
     """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
+    peak = proc_bytes("self", "VmHWM")
+    if peak is not None:
+        return peak / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from proc_memory import proc_bytes
 
 from vitp_core.backbone import create_backbone
 from vitp_core.corpus.records import ConversationTurn
@@ -157,10 +158,10 @@ def measure_memory(variant: str, device: str) -> float:
 
 
 def _proc_status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
+    value = proc_bytes("self", field)
+    if value is None:
+        raise RuntimeError(f"{field} not in /proc/self/status")
+    return value / 2**20
 
 
 def _memory_probe(variant: str, device_name: str) -> None:
