@@ -51,8 +51,9 @@ def check_image(image: Any, *, dates: int, in_chans: int, where: str) -> None:
             f"{where}: 'image' is {image.dtype}, expected a float tensor; normalise the "
             "data (e.g. the datamodule's mean/std) before the task."
         )
-    if not bool(torch.isfinite(image).all()):
-        bad = int((~torch.isfinite(image)).sum())
+    finite = torch.isfinite(image)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
         raise BatchError(
             f"{where}: 'image' holds {bad} NaN/Inf values; fill or mask nodata in the "
             "datamodule (e.g. nodata -> 0 after normalisation) before training."
