@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.utilities import rank_zero_only
 
 from vitp_core.atomic_io import atomic_path, atomic_write_json, atomic_write_text
 from vitp_core.export import export_backbone
@@ -130,9 +129,17 @@ class RunArtifacts(L.Callback):
         self.losses = list(state_dict.get("losses", []))
 
     def _bad_records(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list:
+        """Records left out when the corpus was read, then those every rank skipped."""
         datamodule = trainer.datamodule
         found = list(getattr(datamodule, "bad_records", []))
         return found + list(getattr(pl_module, "skipped_records", {}).values())
+
+    @staticmethod
+    def _gather_skipped(pl_module: L.LightningModule) -> None:
+        """Merge every rank's skipped records into the module's (a collective under DDP)."""
+        gather = getattr(pl_module, "gather_skipped_records", None)
+        if gather is not None:
+            gather()
 
     def _corpus_info(self, trainer: L.Trainer) -> dict[str, Any]:
         datamodule = trainer.datamodule
@@ -155,9 +162,16 @@ class RunArtifacts(L.Callback):
                 return callback, callback.measure(trainer, pl_module)
         return None, None
 
-    @rank_zero_only
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Write the curve, the backbone, the bad-record report and a summary; print where."""
+        """Write the curve, the backbone, the bad-record report and a summary; print where.
+
+        Every rank takes part in gathering the skipped records; only rank 0 writes.
+        """
+        self._gather_skipped(pl_module)
+        if trainer.is_global_zero:
+            self._write(trainer, pl_module)
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         written: dict[str, str] = {}
         monitor, reliance = self._reliance(trainer, pl_module)

@@ -10,7 +10,7 @@ import lightning as L
 import torch
 
 from vitp_core.backbone import create_backbone
-from vitp_core.corpus.records import BadRecordError, RecordSource
+from vitp_core.corpus.records import BadRecordError
 from vitp_core.data.collate import CollatedBatch
 from vitp_core.data.processor import SampleProcessor
 from vitp_core.export import BackboneMetadata
@@ -22,6 +22,13 @@ from vitp_core.training.safety import (
     gradients_finite,
 )
 from vitp_core.training.schedule import cosine_with_warmup, optimizer_parameter_groups
+from vitp_core.training.skipped_records import (
+    gather_skipped_records,
+    merge_skipped_records,
+    skipped_from_state,
+    skipped_key,
+    skipped_to_state,
+)
 from vitp_core.training.starts import (
     ARCHITECTURE_KEYS,
     RunStart,
@@ -279,7 +286,7 @@ class ViTPPretrainModule(L.LightningModule):
 
     def training_step(self, collated: CollatedBatch, batch_idx: int) -> torch.Tensor:
         """One step; skipped records of the batch are counted, never fatal."""
-        self.skipped_records.update((str(e.source), e) for e in collated.skipped)
+        self.skipped_records.update((skipped_key(e), e) for e in collated.skipped)
         self.log("train/skipped_records", float(len(self.skipped_records)), reduce_fx="max")
         if collated.batch is None:
             return self._zero_loss()
@@ -342,6 +349,14 @@ class ViTPPretrainModule(L.LightningModule):
         if self.health.trained_steps == 0:
             raise NothingTrainedError(self.nothing_trained_message())
 
+    def gather_skipped_records(self) -> dict[str, BadRecordError]:
+        """Merge every rank's skipped records into :attr:`skipped_records` and return them.
+
+        A collective under DDP (every rank must call it); a no-op in a single process.
+        """
+        self.skipped_records = gather_skipped_records(self.skipped_records)
+        return self.skipped_records
+
     def nothing_trained_message(self) -> str:
         """The one-line error of a run that trained on nothing."""
         return (
@@ -354,16 +369,14 @@ class ViTPPretrainModule(L.LightningModule):
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep skipped records, step counts and the run-defining settings in the checkpoint."""
+        """Keep skipped records, step counts and the run-defining settings in the checkpoint.
+
+        Lightning calls it on every rank when a checkpoint is saved; the skipped records
+        of all ranks are gathered here (a collective) and the checkpoint keeps them all.
+        """
+        self.gather_skipped_records()  # every rank's, so any resume restores them all
         checkpoint[CHECKPOINT_KEY] = {
-            "skipped_records": [
-                {
-                    "path": error.source.path if error.source else "",
-                    "line": error.source.line if error.source else 0,
-                    "reason": error.reason,
-                }
-                for error in self.skipped_records.values()
-            ],
+            "skipped_records": skipped_to_state(self.skipped_records.values()),
             "health": self.health.state_dict(),
             "run_settings": copy.deepcopy(self.run_settings),
         }
@@ -380,10 +393,8 @@ class ViTPPretrainModule(L.LightningModule):
                 checkpoint.get("datamodule_hyper_parameters"),
                 dict(datamodule.hparams) if datamodule is not None else None,
             )
-        for item in state.get("skipped_records", []):
-            source = RecordSource(item["path"], int(item["line"])) if item["path"] else None
-            error = BadRecordError(source, item["reason"])
-            self.skipped_records.setdefault(str(error.source), error)
+        restored = skipped_from_state(state.get("skipped_records", []))
+        self.skipped_records = merge_skipped_records(self.skipped_records.values(), restored)
         if "health" in state:
             self.health.load_state_dict(state["health"])
         else:  # a checkpoint of an older version: its steps did train
