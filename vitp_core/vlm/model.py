@@ -16,6 +16,12 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from vitp_core.backbone import encode_patch_tokens
+from vitp_core.vlm.packed_attention import (
+    PACKED_ATTENTION,
+    SEGMENTS_KEYWORD,
+    restore_attention,
+    use_packed_attention,
+)
 from vitp_core.vlm.packing import pack_rows
 from vitp_core.vlm.pixel_shuffle import pixel_shuffle_index
 from vitp_core.vlm.projector import VisualProjector
@@ -23,8 +29,8 @@ from vitp_core.vlm.vrl import VRLConfig, compact_sequences, draw_visual_drop
 
 __all__ = ["AnswerNLL", "LanguageInputs", "ViTPModel", "ViTPOutput", "VisualBatch"]
 
-#: Attention implementations that take the 4D block-diagonal mask of packed rows.
-_PACKABLE_ATTENTION = ("sdpa", "eager")
+#: Attention implementations that packing may replace with its per-sample SDPA.
+_PACKABLE_ATTENTION = ("sdpa", "eager", PACKED_ATTENTION)
 
 
 @dataclass
@@ -59,17 +65,27 @@ class LanguageInputs:
         labels: ``(R, L)`` targets, ``-100`` where masked.
         attention_mask: ``(R, L)``, 1 for real tokens.
         position_ids: ``(R, L)`` original positions of the tokens in their own sample.
-        lm_mask: The mask given to the LM: ``attention_mask``, or with packing the
-            ``(R, 1, L, L)`` additive block-diagonal causal mask.
         sample: ``(R, L)`` batch index of the sample each position holds (``-1``: padding).
+        segments: With packing, ``(row, start, end)`` of every sample, which confine the
+            LM's attention to each sample (:mod:`vitp_core.vlm.packed_attention`).
     """
 
     input_ids: torch.Tensor
     labels: torch.Tensor
     attention_mask: torch.Tensor
     position_ids: torch.Tensor
-    lm_mask: torch.Tensor
     sample: torch.Tensor
+    segments: tuple[tuple[int, int, int], ...] | None = None
+
+    def lm_kwargs(self) -> dict[str, object]:
+        """Keyword arguments of the LM's forward pass for these rows."""
+        kwargs: dict[str, object] = {
+            "attention_mask": self.attention_mask,
+            "position_ids": self.position_ids,
+        }
+        if self.segments is not None:
+            kwargs[SEGMENTS_KEYWORD] = self.segments
+        return kwargs
 
 
 @dataclass
@@ -119,12 +135,13 @@ class ViTPModel(nn.Module):
         pad_token_id: Id used for padding.
         vrl: VRL settings (applied in training mode only).
         downsample_ratio: Pixel-shuffle scale (0.5: 2x2 patches per visual token).
-        pack_sequences: Pack the samples of a batch (after VRL) into as few LM rows as
-            fit, attention confined to each sample (:mod:`vitp_core.vlm.packing`); the
-            loss is the unpacked batch's. Needs ``sdpa`` or ``eager`` attention.
-        pack_length: Most tokens in a packed row; ``None`` (or less than the batch's
-            longest sample): the longest sample, so attention never costs more than
-            in the padded batch.
+        pack_sequences: Pack the samples of a batch (after VRL) into LM rows without
+            padding, attention computed within each sample (:mod:`vitp_core.vlm.packing`);
+            the loss is the unpacked batch's. The LM's ``sdpa`` or ``eager`` attention is
+            replaced by a per-sample SDPA (:mod:`vitp_core.vlm.packed_attention`).
+        pack_length: Most tokens in a packed row; ``None``: one row holds the batch
+            (nothing is padded); less than the batch's longest sample: that sample's
+            length.
     """
 
     def __init__(
@@ -158,11 +175,14 @@ class ViTPModel(nn.Module):
         """Turn sequence packing on or off (see ``pack_sequences`` above).
 
         Raises:
-            ValueError: When the LM's attention cannot take the packed mask, VRL is
-                ``padded``, or ``length`` is below 1.
+            ValueError: When the LM's attention cannot be confined to packed samples,
+                VRL is ``padded``, or ``length`` is below 1.
         """
         if enabled:
             _check_packable(self.language_model, self.vrl, length)
+            use_packed_attention(self.language_model)
+        else:
+            restore_attention(self.language_model)
         self.pack_sequences, self.pack_length = enabled, length
 
     @property
@@ -269,7 +289,6 @@ class ViTPModel(nn.Module):
                 sequence.labels,
                 sequence.attention_mask,
                 sequence.position_ids,
-                sequence.attention_mask,
                 sample,
             )
             return inputs, embeds, is_visual
@@ -286,8 +305,8 @@ class ViTPModel(nn.Module):
             packed.labels,
             packed.attention_mask,
             packed.position_ids,
-            packed.attention_bias(embeds.dtype),
             packed.sample,
+            packed.segments,
         )
         return inputs, packed.gather(embeds), packed.gather(is_visual, False)
 
@@ -296,11 +315,7 @@ class ViTPModel(nn.Module):
         vrl = self.vrl if self.training else VRLConfig(ratio=0.0)
         sequence, embeds, is_visual = self._language_inputs(batch, vrl)
         out = self.language_model(
-            inputs_embeds=embeds,
-            attention_mask=sequence.lm_mask,
-            position_ids=sequence.position_ids,
-            labels=sequence.labels,
-            use_cache=False,
+            inputs_embeds=embeds, labels=sequence.labels, use_cache=False, **sequence.lm_kwargs()
         )
         return ViTPOutput(
             loss=out.loss,
@@ -326,10 +341,7 @@ class ViTPModel(nn.Module):
         """
         sequence, embeds, _ = self._language_inputs(batch, VRLConfig(ratio=0.0))
         logits = self.language_model(
-            inputs_embeds=embeds,
-            attention_mask=sequence.lm_mask,
-            position_ids=sequence.position_ids,
-            use_cache=False,
+            inputs_embeds=embeds, use_cache=False, **sequence.lm_kwargs()
         ).logits
         targets = sequence.labels[:, 1:]
         supervised = targets != -100
@@ -354,9 +366,9 @@ def _check_packable(
     attention = getattr(language_model.config, "_attn_implementation", None) or "eager"
     if attention not in _PACKABLE_ATTENTION:
         raise ValueError(
-            f"pack_sequences needs the LM's sdpa or eager attention (it passes a 4D "
-            f"block-diagonal mask), got {attention!r}: load the LM with "
-            "attn_implementation='sdpa' or turn packing off."
+            f"pack_sequences replaces the LM's sdpa or eager attention with a per-sample "
+            f"SDPA, got {attention!r}: load the LM with attn_implementation='sdpa' or "
+            "turn packing off."
         )
     if vrl is not None and vrl.mode == "padded" and vrl.enabled:
         raise ValueError(

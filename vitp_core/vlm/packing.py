@@ -2,18 +2,14 @@
 
 After VRL has shortened every sample by its own kept-token count, a padded batch wastes
 the difference between each sample and the longest one. Packing places the compacted
-samples one after another in rows of at most ``capacity`` tokens (first fit, longest
-first) and gives the LM a 4D block-diagonal causal mask, so that a token attends only to
-earlier tokens of its own sample; every token keeps its original position id (RoPE
+samples one after another in rows (first fit, longest first; by default all of a batch
+in one row, so nothing is padded) and the LM attends within each sample only: the rows
+carry their ``segments`` (row, start, end), which the packed attention
+(:mod:`vitp_core.vlm.packed_attention`) runs causal SDPA over one by one, so attention
+costs what the samples cost alone. Every token keeps its original position id (RoPE
 position), which restarts at 0 with each sample and keeps the gaps VRL left. The answer
 loss is the unpacked batch's: the same tokens predict the same targets from the same
 context (the first token of a sample is never a target, so nothing crosses a boundary).
-
-The mask is a dense ``(R, 1, L, L)`` additive bias, which transformers passes as-is to
-``sdpa`` and ``eager`` attention (not to flash-attention kernels, which need no mask).
-A dense mask is computed in full, so rows default to the longest sample of the batch:
-attention then never costs more than in the padded batch, and the linear layers -- most of
-the LM's work at these lengths -- see almost no padding.
 """
 
 from __future__ import annotations
@@ -63,6 +59,7 @@ class PackedRows:
         sample: ``(R, L)`` batch index of the sample a position holds, ``-1`` for padding.
         source: ``(R, L)`` flat index ``b * L_in + t`` of the packed position in the
             ``(B, L_in)`` input, ``-1`` for padding.
+        segments: ``(row, start, end)`` of every sample, in row and position order.
     """
 
     input_ids: torch.Tensor
@@ -71,6 +68,7 @@ class PackedRows:
     position_ids: torch.Tensor
     sample: torch.Tensor
     source: torch.Tensor
+    segments: tuple[tuple[int, int, int], ...] = ()
 
     def gather(self, values: torch.Tensor, fill: float | int = 0) -> torch.Tensor:
         """Lay out a ``(B, L_in, ...)`` tensor of the input batch as ``(R, L, ...)``."""
@@ -78,19 +76,6 @@ class PackedRows:
         picked = flat[self.source.clamp(min=0)]
         pad = (self.source < 0).reshape(*self.source.shape, *([1] * (values.dim() - 2)))
         return picked.masked_fill(pad, fill)
-
-    def attention_bias(self, dtype: torch.dtype) -> torch.Tensor:
-        """``(R, 1, L, L)`` additive mask: 0 where a query may attend a key, else the minimum.
-
-        A query attends keys of its own sample at or before it; a padding position
-        attends only itself (a fully masked row would give NaN in the backward pass).
-        """
-        same = self.sample[:, :, None] == self.sample[:, None, :]
-        length = self.sample.shape[1]
-        causal = torch.ones(length, length, dtype=torch.bool, device=self.sample.device).tril()
-        allowed = (same & causal) | torch.eye(length, dtype=torch.bool, device=same.device)
-        bias = torch.zeros(allowed.shape, dtype=dtype, device=same.device)
-        return bias.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
 
 def pack_rows(
@@ -109,26 +94,29 @@ def pack_rows(
         attention_mask: ``(B, L_in)``, 1 for real tokens (a prefix of each row).
         position_ids: ``(B, L_in)`` position ids of the tokens (kept as they are).
         pad_token_id: Id written into padding.
-        capacity: Most tokens per row; ``None`` or less than the longest sample: the
-            longest sample's length.
+        capacity: Most tokens per row; ``None``: one row holds every sample (no padding
+            at all); less than the longest sample: the longest sample's length.
 
     Returns:
         The packed rows; every sample lies whole in one row.
     """
     lengths = attention_mask.sum(1).tolist()
     longest = max(lengths, default=0)
-    rows = plan_rows(lengths, max(capacity or 0, longest))
+    rows = plan_rows(lengths, sum(lengths) if capacity is None else max(capacity, longest))
     row_length = max((sum(lengths[i] for i in row) for row in rows), default=0)
     device = input_ids.device
     source = torch.full((len(rows), row_length), -1, dtype=torch.long)
     sample = torch.full((len(rows), row_length), -1, dtype=torch.long)
     width = input_ids.shape[1]
+    segments = []
     for r, row in enumerate(rows):
         start = 0
         for index in row:
             n = lengths[index]
             source[r, start : start + n] = index * width + torch.arange(n)
             sample[r, start : start + n] = index
+            if n:
+                segments.append((r, start, start + n))
             start += n
     source, sample = source.to(device), sample.to(device)
     packed = PackedRows(input_ids, labels, attention_mask, position_ids, sample, source)
@@ -141,4 +129,5 @@ def pack_rows(
         position_ids=packed.gather(position_ids, 0),
         sample=sample,
         source=source,
+        segments=tuple(segments),
     )

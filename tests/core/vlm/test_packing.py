@@ -25,7 +25,7 @@ TINY_LM = {
 ANSWERS = ["Farm.", "A dense residential area with many small houses along curved roads.", "Yes."]
 
 
-def _models(vrl: VRLConfig) -> tuple[ViTPModel, ViTPModel, object]:
+def _models(vrl: VRLConfig, pack_length: int | None = None) -> tuple[ViTPModel, ViTPModel, object]:
     torch.manual_seed(0)
     tokenizer = build_byte_tokenizer()
     vit = create_backbone("vitp_tiny_patch16_224", img_size=64, depth=1, embed_dim=32, num_heads=2)
@@ -33,7 +33,7 @@ def _models(vrl: VRLConfig) -> tuple[ViTPModel, ViTPModel, object]:
     context = tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
     plain = ViTPModel(vit, lm, context, tokenizer.pad_token_id, vrl)
     packed = copy.deepcopy(plain)
-    packed.set_packing(True)
+    packed.set_packing(True, pack_length)
     return plain.double(), packed.double(), tokenizer
 
 
@@ -60,10 +60,14 @@ def test_plan_rows_first_fit_longest_first() -> None:
     assert plan_rows([12, 3], capacity=9) == [[0], [1]]
 
 
-@pytest.mark.parametrize("mode", ["late", "early", "off"])
-def test_packed_loss_and_gradients_equal_the_unpacked_batch(mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "pack_length"), [("late", None), ("early", None), ("off", None), ("late", 60)]
+)
+def test_packed_loss_and_gradients_equal_the_unpacked_batch(
+    mode: str, pack_length: int | None
+) -> None:
     vrl = VRLConfig(0.0) if mode == "off" else VRLConfig(0.75, 0.5, mode)
-    plain, packed, tokenizer = _models(vrl)
+    plain, packed, tokenizer = _models(vrl, pack_length)
     batch = _batch(tokenizer)
     outs = []
     for model in (plain, packed):
@@ -78,8 +82,32 @@ def test_packed_loss_and_gradients_equal_the_unpacked_batch(mode: str) -> None:
     for p, q in zip(plain.parameters(), packed.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-8)
     assert outs[1].real_tokens == outs[0].real_tokens
-    assert outs[1].padded_slots < outs[0].padded_slots  # fewer rows, less padding
-    assert outs[1].seq_len <= outs[0].seq_len  # rows no longer than the longest sample
+    if pack_length is None:  # one row, nothing padded
+        assert outs[1].padded_slots == outs[1].real_tokens < outs[0].padded_slots
+    else:  # several rows, none longer than the cap or the longest sample
+        assert outs[1].padded_slots > outs[1].seq_len
+        assert outs[1].seq_len <= max(pack_length, outs[0].seq_len)
+
+
+def test_a_sample_never_sees_the_others_in_its_row() -> None:
+    _, packed, tokenizer = _models(VRLConfig(0.0))
+    batch = _batch(tokenizer, n=3)
+    changed = copy.deepcopy(batch)
+    changed.pixel_values[0] += 1.0  # only sample 0's image differs
+    changed.input_ids[0, -3:] = torch.where(
+        changed.attention_mask[0, -3:].bool(), 65, changed.input_ids[0, -3:]
+    )
+    a, b = packed.eval().answer_nll(batch), packed.eval().answer_nll(changed)
+    others = a.sample != 0
+    assert torch.allclose(a.nll[others], b.nll[others], rtol=0, atol=1e-12)
+    assert not torch.allclose(a.nll[~others], b.nll[~others])
+
+
+def test_turning_packing_off_restores_the_lm_attention() -> None:
+    plain, packed, _ = _models(VRLConfig(0.0))
+    assert packed.language_model.config._attn_implementation != "sdpa"
+    packed.set_packing(False)
+    assert packed.language_model.config._attn_implementation == "sdpa"
 
 
 def test_packed_float32_loss_matches_to_rounding() -> None:
