@@ -531,6 +531,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+_MAX_OPTIMIZE_WORKERS = 8
+
+
+def _default_workers() -> int:
+    """CPUs this process may run on, at most ``_MAX_OPTIMIZE_WORKERS``."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 1
+    return max(1, min(count, _MAX_OPTIMIZE_WORKERS))
+
+
 def _optimize(args: argparse.Namespace) -> int:
     from vitp_core.corpus.shards import optimize_corpus
 
@@ -543,6 +555,7 @@ def _optimize(args: argparse.Namespace) -> int:
             chunk_bytes=args.chunk_bytes,
             chunk_size=args.chunk_records,
             check_images=not args.no_image_check,
+            workers=args.workers,
         )
     except ModuleNotFoundError as err:
         print(
@@ -550,7 +563,7 @@ def _optimize(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
         print(f"vitp corpus optimize: {err}", file=sys.stderr)
         return 2
     for source in manifest.sources:
@@ -594,6 +607,14 @@ def _add_optimize(actions: argparse._SubParsersAction) -> None:
     )
     optimize.add_argument(
         "--no-image-check", action="store_true", help="do not check that images exist"
+    )
+    optimize.add_argument(
+        "--workers",
+        type=int,
+        default=_default_workers(),
+        help="processes that check and write the records; any count writes the same items "
+        f"(default: the CPUs available, at most {_MAX_OPTIMIZE_WORKERS}: "
+        f"{_default_workers()} here)",
     )
     optimize.set_defaults(func=_optimize)
 

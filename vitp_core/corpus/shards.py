@@ -26,6 +26,7 @@ Besides LitData's files, ``DIR`` holds:
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,9 @@ import numpy as np
 from vitp_core.atomic_io import atomic_write_json, atomic_write_text
 from vitp_core.corpus.reader import (
     CorpusEntry,
+    SourceScan,
+    _missing_image,
+    parse_line,
     read_mixture,
     repeat_positions,
     scan_source,
@@ -153,6 +157,229 @@ def _refuse_existing(out: Path) -> None:
         )
 
 
+#: Bytes of a source scanned by one task of the parallel check (a few per worker).
+_SCAN_BYTES = 8 << 20
+
+
+def _line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
+    """Cut a file into up to ``parts`` byte ranges at line starts.
+
+    Returns:
+        ``(start, stop, first line number)`` of each range (1-based line numbers, blank
+        lines counted, as :func:`vitp_core.corpus.reader.iter_lines` numbers them).
+    """
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for part in range(1, parts):
+            handle.seek(max(size * part // parts, cuts[-1]))
+            handle.readline()  # on to the start of the next line
+            if cuts[-1] < handle.tell() < size:
+                cuts.append(handle.tell())
+        cuts.append(size)
+        ranges, line = [], 1
+        for start, stop in itertools.pairwise(cuts):
+            ranges.append((start, stop, line))
+            handle.seek(start)
+            left = stop - start
+            while left:
+                block = handle.read(min(left, 16 << 20))
+                if not block:
+                    break
+                line += block.count(b"\n")
+                left -= len(block)
+    return ranges
+
+
+def _scan_range(
+    entry: CorpusEntry, start: int, stop: int, first_line: int, check_images: bool
+) -> SourceScan:
+    """:func:`vitp_core.corpus.reader.scan_source` over the lines in ``[start, stop)``."""
+    scan = SourceScan()
+    with open(entry.annotation, "rb") as handle:
+        handle.seek(start)
+        offset, number = start, first_line
+        while offset < stop:
+            raw = handle.readline()
+            if not raw:
+                break
+            if raw.strip():
+                item = parse_line(entry, raw, number)
+                if not isinstance(item, BadRecordError) and check_images:
+                    item = _missing_image(item) or item
+                if isinstance(item, BadRecordError):
+                    scan.bad.append(item)
+                else:
+                    scan.offsets.append(offset)
+                    scan.lines.append(number)
+            offset += len(raw)
+            number += 1
+    return scan
+
+
+def _scan_sources(entries: list[CorpusEntry], check_images: bool, workers: int) -> list[SourceScan]:
+    """Check every line of every source once, ``workers`` processes sharing the lines.
+
+    The scan of a source is the same whatever the number of workers: its ranges are
+    scanned apart and joined in file order.
+    """
+    if workers <= 1:
+        return [scan_source(entry, check_images) for entry in entries]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    tasks = []
+    for number, entry in enumerate(entries):
+        parts = max(workers, -(-entry.annotation.stat().st_size // _SCAN_BYTES))
+        for start, stop, line in _line_ranges(entry.annotation, parts):
+            tasks.append((number, (entry, start, stop, line, check_images)))
+    scans = [SourceScan() for _ in entries]
+    # the platform's default start method, as torch's DataLoader workers use
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context()) as pool:
+        futures = [(number, pool.submit(_scan_range, *task)) for number, task in tasks]
+        for number, future in futures:  # in file order
+            part = future.result()
+            scans[number].offsets += part.offsets
+            scans[number].lines += part.lines
+            scans[number].bad += part.bad
+    return scans
+
+
+class _ItemBlocks:
+    """LitData ``optimize`` function: the stored items of one block of the item table.
+
+    Pickled to each LitData worker; it memory-maps the table and keeps its sources open.
+
+    Args:
+        table: ``.npy`` of the item table (source, byte offset, line, record), in item order.
+        annotations: The JSONL file of each source.
+        block: Items per block (block ``k`` holds items ``k * block`` to ``(k + 1) * block``).
+    """
+
+    def __init__(self, table: Path, annotations: list[Path], block: int) -> None:
+        self.table = table
+        self.annotations = annotations
+        self.block = block
+        self._rows: np.ndarray | None = None
+        self._handles: dict[int, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_rows": None, "_handles": {}}
+
+    def __call__(self, block: int) -> Any:
+        if self._rows is None:
+            self._rows = np.load(self.table, mmap_mode="r")
+        rows = np.asarray(self._rows[block * self.block : (block + 1) * self.block])
+        for source, offset, line, record in rows.tolist():
+            yield {
+                "text": self._line(source, offset),
+                "source": source,
+                "line": line,
+                "record": record,
+            }
+
+    def _line(self, source: int, offset: int) -> str:
+        handle = self._handles.get(source)
+        if handle is None:
+            handle = self._handles[source] = open(self.annotations[source], "rb")
+        handle.seek(offset)
+        return handle.readline().decode("utf-8")
+
+
+def _write_serial(
+    out: Path, table: np.ndarray, annotations: list[Path], chunk_size: int | None, chunk_bytes: Any
+) -> None:
+    """Write the items in this process with LitData's ``BinaryWriter``."""
+    from litdata.streaming.writer import BinaryWriter
+
+    out.mkdir(parents=True, exist_ok=True)
+    writer = BinaryWriter(
+        str(out), chunk_size=chunk_size, chunk_bytes=None if chunk_size else chunk_bytes
+    )
+    handles = [open(path, "rb") for path in annotations]
+    try:
+        for index, (source, offset, line, record) in enumerate(table.tolist()):
+            handle = handles[source]
+            handle.seek(offset)
+            text = handle.readline().decode("utf-8")
+            writer.add_item(index, {"text": text, "source": source, "line": line, "record": record})
+        writer.done()
+        writer.merge()
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _write_parallel(
+    out: Path,
+    table: np.ndarray,
+    annotations: list[Path],
+    chunk_size: int | None,
+    chunk_bytes: Any,
+    workers: int,
+) -> None:
+    """Write the items with ``litdata.optimize``, ``workers`` processes, in table order.
+
+    ``keep_data_ordered=True`` gives each worker a contiguous run of blocks, processed in
+    order, and LitData merges the workers' chunks in worker order, so the items land in
+    table order; :func:`_check_order` verifies it (``vitp_items.npy`` relies on it).
+    """
+    import multiprocessing
+    import tempfile
+
+    from litdata import optimize
+
+    block = -(-len(table) // workers)
+    block = max(1, min(block, 100_000))
+    method = multiprocessing.get_start_method(allow_none=True)
+    with tempfile.TemporaryDirectory(prefix="vitp_optimize_") as scratch:
+        path = Path(scratch) / "table.npy"
+        np.save(path, table)
+        try:
+            optimize(
+                _ItemBlocks(path, annotations, block),
+                list(range(-(-len(table) // block))),
+                str(out),
+                chunk_size=chunk_size,
+                chunk_bytes=None if chunk_size else chunk_bytes,
+                num_workers=workers,
+                keep_data_ordered=True,
+                reorder_files=False,
+                start_method=method or multiprocessing.get_start_method(),
+                verbose=False,
+            )
+        finally:  # litdata sets the start method of the whole process
+            multiprocessing.set_start_method(method, force=True)
+    _check_order(out, table)
+
+
+def _check_order(out: Path, table: np.ndarray) -> None:
+    """Check that the chunks hold the table's items in order (first and last of each chunk).
+
+    Raises:
+        RuntimeError: When they do not (a LitData that merges workers' chunks otherwise).
+    """
+    from litdata import StreamingDataset
+
+    chunks = json.loads((out / "index.json").read_text(encoding="utf-8"))["chunks"]
+    sizes = [int(c["chunk_size"]) for c in chunks]
+    wrong = sum(sizes) != len(table)
+    if not wrong:
+        stream = StreamingDataset(str(out))
+        ends = np.cumsum(sizes)
+        for position in sorted({*(ends - np.asarray(sizes)), *(ends - 1)}):
+            item = stream[int(position)]
+            expected = table[position]
+            if [item["source"], item["line"], item["record"]] != expected[[0, 2, 3]].tolist():
+                wrong = True
+                break
+    if wrong:
+        raise RuntimeError(
+            f"{out}: the parallel writers' chunks are not in item order (this LitData "
+            "merges them otherwise): write the shards again with --workers 1."
+        )
+
+
 def optimize_corpus(
     corpus: str | Path,
     out_dir: str | Path,
@@ -162,8 +389,14 @@ def optimize_corpus(
     chunk_bytes: str | int | None = "64MB",
     chunk_size: int | None = None,
     check_images: bool = True,
+    workers: int = 1,
 ) -> ShardManifest:
     """Write a corpus as LitData chunks for streaming (see the module docs).
+
+    With ``workers`` above 1, the records are checked by that many processes (each a
+    share of the lines of every source) and written by ``litdata.optimize`` with that
+    many workers; the items, their order, the bad records and the manifest are the same
+    as with one worker (only the chunk boundaries differ).
 
     Args:
         corpus: A ``.jsonl`` corpus or a mixture ``.json``.
@@ -173,25 +406,26 @@ def optimize_corpus(
         chunk_bytes: Most bytes per chunk (LitData's ``chunk_bytes``), e.g. ``"64MB"``.
         chunk_size: Most items per chunk instead (overrides ``chunk_bytes``).
         check_images: Leave out records whose images are missing (as training would).
+        workers: Processes that check and write the records.
 
     Returns:
         The manifest written.
 
     Raises:
         FileExistsError: When ``out_dir`` holds anything.
-        ValueError: When no record of the corpus is usable.
+        ValueError: When no record of the corpus is usable, or ``workers`` is below 1.
     """
-    from litdata.streaming.writer import BinaryWriter
-
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, got {workers}.")
     out = Path(out_dir)
     _refuse_existing(out)
     entries = read_mixture(corpus, allowed_roots)
+    scans = _scan_sources(entries, check_images, workers)
     rng = random.Random(seed)
     columns: list[np.ndarray] = []
     sources, bad = [], []
     first_record = 0
-    for number, entry in enumerate(entries):
-        scan = scan_source(entry, check_images)
+    for number, (entry, scan) in enumerate(zip(entries, scans, strict=True)):
         positions = np.asarray(repeat_positions(len(scan.offsets), entry.repeat_time, rng))
         positions = positions.astype(np.int64).reshape(-1)
         offsets = np.asarray(scan.offsets, dtype=np.int64)
@@ -225,22 +459,11 @@ def optimize_corpus(
     if not len(table):
         raise ValueError(f"{corpus}: no usable record ({len(bad)} bad): nothing to write.")
     table = table[np.random.default_rng(seed).permutation(len(table))]
-    out.mkdir(parents=True, exist_ok=True)
-    writer = BinaryWriter(
-        str(out), chunk_size=chunk_size, chunk_bytes=None if chunk_size else chunk_bytes
-    )
-    handles = [open(entry.annotation, "rb") for entry in entries]
-    try:
-        for index, (source, offset, line, record) in enumerate(table.tolist()):
-            handle = handles[source]
-            handle.seek(offset)
-            text = handle.readline().decode("utf-8")
-            writer.add_item(index, {"text": text, "source": source, "line": line, "record": record})
-        writer.done()
-        writer.merge()
-    finally:
-        for handle in handles:
-            handle.close()
+    annotations = [entry.annotation for entry in entries]
+    if workers > 1 and len(table) > 1:
+        _write_parallel(out, table, annotations, chunk_size, chunk_bytes, workers)
+    else:
+        _write_serial(out, table, annotations, chunk_size, chunk_bytes)
     np.save(out / ITEMS_FILE, table[:, 3])
     lines_out = [
         json.dumps(

@@ -34,3 +34,14 @@ def test_optimize_writes_shards_that_read_mixture_accepts(
     assert main(["corpus", "optimize", str(corpus), "--out", str(out)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(out) in error and "not empty" in error
+
+
+def test_optimize_workers_below_one_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    corpus = write_tiny_corpus(tmp_path / "c", n=2, size=8)
+    out = tmp_path / "shards"
+    assert main(["corpus", "optimize", str(corpus), "--out", str(out), "--workers", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "workers must be 1 or more" in error
+    assert not out.exists()

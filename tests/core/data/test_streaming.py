@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 from tiny_data import TINY_ARCHITECTURE, write_tiny_corpus
 
@@ -86,6 +87,33 @@ def test_optimize_applies_repeats_and_settings_and_names_bad_records(tmp_path: P
     assert "outside" in named[f"{b.resolve()}:7"] and len(named) == len(bad) + 1
     with pytest.raises(FileExistsError, match="not empty"):
         optimize_corpus(mixture, tmp_path / "shards")
+
+
+def test_two_workers_write_the_same_items_and_bad_records_as_one(tmp_path: Path) -> None:
+    from litdata import StreamingDataset
+
+    mixture = _mixture(tmp_path)
+    # a blank line and a bad one in the other half of a: line numbers must still add up
+    a = tmp_path / "a" / "corpus.jsonl"
+    lines = a.read_text().splitlines()
+    a.write_text("\n".join([*lines[:12], "", "[1, 2]", *lines[12:]]) + "\n")
+    written = {}
+    for workers in (1, 2):
+        out = tmp_path / f"shards{workers}"
+        manifest = optimize_corpus(mixture, out, seed=5, chunk_size=7, workers=workers)
+        stream = StreamingDataset(str(out))
+        items = [stream[i] for i in range(len(stream))]
+        records = np.load(out / "vitp_items.npy").tolist()
+        assert records == [item["record"] for item in items]  # the index matches the chunks
+        assert any(out.glob("chunk-1-*.bin")) == (workers == 2)  # LitData's second worker wrote
+        written[workers] = (manifest, items, (out / "bad_records.jsonl").read_text())
+    assert written[1] == written[2]
+    manifest, items, bad = written[2]
+    assert manifest.items == 2 * 20 + 5 and manifest.bad_records == 4
+    assert f"{a.resolve()}:14" in bad and f"{a.resolve()}:13" not in bad
+    assert {(item["source"], item["line"]) for item in items if item["source"] == 0} == {
+        (0, line) for line in [*range(1, 13), *range(15, 23)]
+    }
 
 
 def _stream(folder: Path, processor: SampleProcessor, rank: int, world: int) -> InstructionStream:
