@@ -5,6 +5,14 @@ late VRL 0.75 padded back to the old length (the official release's behaviour); 
 VRL 0.75 (patch groups removed before the ViT blocks). Also the time split between the
 ViT and the LM, and whether late VRL reaches the speedup its token count allows.
 
+Packing (issue 16) is measured on a second stream of batches whose lengths follow the
+shipped remote-sensing mixture (:data:`RS_LENGTH_MIX`: one-tile scene-classification
+records with short answers, Dubai scenes cut into up to 13 tiles with long grounding and
+coverage answers, LEVIR-CD pairs with change captions): late VRL 0.75 on the padded batch
+against the same with the batch's samples packed into one LM row, attention per sample
+(``ViTPModel.set_packing``). Reported: LM padding share and samples/s of each, over the
+same batches, timed round-robin (each batch's fastest of ``--mix-repeats`` runs).
+
 The config makes visual tokens dominate the sequence, as in the paper: one 448 px
 tile per sample at patch 14 gives 256 visual tokens after the pixel shuffle
 (InternVL2.5's geometry), against tens of text tokens. Variants are timed round-robin so that
@@ -15,7 +23,10 @@ resident high-water mark, reset before the step through ``/proc/self/clear_refs`
 glibc told to return every large block to the kernel so that freed memory is not counted).
 
 Usage:
-    python bench/pretrain_speed.py [--steps 8] [--out bench/results/pretrain_speed.json]
+    python bench/pretrain_speed.py [--steps 8] [--mix-steps 6] [--out FILE]
+
+Writes ``bench/results/pretrain_speed.json`` (next to this script) unless ``--out`` says
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import argparse
 import gc
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -64,6 +76,17 @@ CONFIG = {
         "intermediate_size": 1408,
     },
 }
+#: Lengths of the shipped RS mixture (examples/corpora/rs_mix.json, repeat_time applied) as
+#: built from the shared data by examples/corpora/build_all.sh and processed by vitp's
+#: SampleProcessor (448 px tiles, 12 tiles at most, thumbnail, byte tokenizer):
+#: (source, {tiles per record: items}, (fewest, most) text tokens of a record).
+RS_LENGTH_MIX = (
+    ("rsscn7", {1: 1400}, (96, 256)),
+    ("dubai", {1: 36, 5: 72, 7: 36, 10: 72, 13: 72}, (288, 608)),
+    ("levir_cd", {2: 88}, (288, 576)),
+)
+MIX_BATCH_SIZE = 8
+MIX_VARIANTS = {"late_0.75": False, "packed_late_0.75": True}  # name: packed
 QUESTIONS = [
     ("What kind of scene is this?", "A dense residential area."),
     ("Is there water in the image?", "Yes, a river crosses it."),
@@ -101,6 +124,43 @@ def build_batch(tokenizer: object, model: ViTPModel, seed: int) -> VisualBatch:
             ConversationTurn("assistant", answer),
         ]
         enc = encode_conversation(tokenizer, turns, [per_tile] * tiles)
+        pixels = torch.randn(tiles, 3, size, size, generator=generator)
+        samples.append(
+            ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
+        )
+    return collate_samples(samples, tokenizer.pad_token_id).batch
+
+
+def _draw_mix_record(rng: random.Random) -> tuple[int, int]:
+    """Tiles and text tokens of one record drawn from :data:`RS_LENGTH_MIX`."""
+    shapes = [(tiles, span) for _, tiles_items, span in RS_LENGTH_MIX for tiles in tiles_items]
+    weights = [n for _, tiles_items, _ in RS_LENGTH_MIX for n in tiles_items.values()]
+    tiles, (low, high) = rng.choices(shapes, weights)[0]
+    return tiles, rng.randint(low, high)
+
+
+def build_mix_batch(tokenizer: object, model: ViTPModel, seed: int) -> VisualBatch:
+    """A batch whose records have the tile counts and text lengths of the RS mixture."""
+    rng = random.Random(seed)
+    generator = torch.Generator().manual_seed(seed)
+    size = CONFIG["img_size"]
+    per_tile = model.tokens_per_tile(size, size)
+    samples = []
+    for _ in range(MIX_BATCH_SIZE):
+        tiles, text_tokens = _draw_mix_record(rng)
+        question = "Describe what the image shows."
+        bare = encode_conversation(
+            tokenizer,
+            [ConversationTurn("user", "<image>\n" + question), ConversationTurn("assistant", "")],
+            [per_tile * tiles],
+        )
+        answer_chars = max(text_tokens - (len(bare.input_ids) - per_tile * tiles), 1)
+        answer = ("the scene shows roads and buildings " * 40)[:answer_chars]
+        turns = [
+            ConversationTurn("user", "<image>\n" + question),
+            ConversationTurn("assistant", answer),
+        ]
+        enc = encode_conversation(tokenizer, turns, [per_tile * tiles])
         pixels = torch.randn(tiles, 3, size, size, generator=generator)
         samples.append(
             ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
@@ -210,6 +270,38 @@ def run(steps: int, device: torch.device) -> dict:
     return {"times": times, "tokens": tokens, "split": split}
 
 
+def run_mix(steps: int, repeats: int, device: torch.device) -> dict:
+    """Late VRL padded vs packed on RS-mixture batches, round-robin, fastest of ``repeats``."""
+    models, optimizers = {}, {}
+    for name, packed in MIX_VARIANTS.items():
+        models[name], tokenizer = build_model(VARIANTS["late_0.75"], device)
+        models[name].set_packing(packed)
+        optimizers[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+    first = next(iter(models.values()))
+    batches = [build_mix_batch(tokenizer, first, 1000 + s).to(device) for s in range(steps + 1)]
+    times = {name: [] for name in MIX_VARIANTS}
+    tokens = {name: [] for name in MIX_VARIANTS}
+    tiles = []
+    for index, batch in enumerate(batches):
+        best = dict.fromkeys(MIX_VARIANTS, float("inf"))
+        counts = {}
+        for _ in range(repeats if index else 1):  # batch 0 is warm-up
+            for name in MIX_VARIANTS:
+                _sync(device)
+                start = time.perf_counter()
+                counts[name] = train_step(models[name], optimizers[name], batch)
+                _sync(device)
+                best[name] = min(best[name], time.perf_counter() - start)
+        timing = ", ".join(f"{n} {t:.2f} s" for n, t in best.items())
+        print(f"mix batch {index}: {batch.pixel_values.shape[0]} tiles, {timing}", flush=True)
+        if index:
+            tiles.append(int(batch.pixel_values.shape[0]))
+            for name in MIX_VARIANTS:
+                times[name].append(best[name])
+                tokens[name].append(counts[name])
+    return {"times": times, "tokens": tokens, "tiles": tiles}
+
+
 def summarise(raw: dict, memory: dict) -> dict:
     """Medians, speedups, the allowed late speedup and the targets."""
     batch_size = CONFIG["batch_size"]
@@ -269,31 +361,88 @@ def summarise(raw: dict, memory: dict) -> dict:
     }
 
 
+def summarise_mix(raw: dict) -> dict:
+    """Padding share and samples/s of padded vs packed late VRL on the RS-mixture batches."""
+    samples = MIX_BATCH_SIZE * len(raw["tiles"])
+    rows = {}
+    for name, times in raw["times"].items():
+        counts = raw["tokens"][name]
+        real, slots = sum(c["real"] for c in counts), sum(c["slots"] for c in counts)
+        rows[name] = {
+            "total_s": sum(times),
+            "samples_per_s": samples / sum(times),
+            "lm_tokens_per_batch": real / len(counts),
+            "lm_slots_per_batch": slots / len(counts),
+            "pad_fraction": 1 - real / slots,
+        }
+    packed, late = rows["packed_late_0.75"], rows["late_0.75"]
+    speedup = packed["samples_per_s"] / late["samples_per_s"]
+    return {
+        "length_mix": [
+            {"source": name, "tiles_items": tiles, "text_tokens": list(span)}
+            for name, tiles, span in RS_LENGTH_MIX
+        ],
+        "batch_size": MIX_BATCH_SIZE,
+        "batches": len(raw["tiles"]),
+        "step_times_s": raw["times"],
+        "tiles_per_batch": raw["tiles"],
+        "variants": rows,
+        "packed_speedup_vs_late": speedup,
+        "targets": {
+            "packed_padding_under_5pct": packed["pad_fraction"] < 0.05,
+            "packed_at_least_1.2x_late": speedup >= 1.2,
+        },
+    }
+
+
 def print_table(summary: dict) -> str:
-    """Markdown table of the variants."""
-    lines = [
-        "| variant | step (s) | samples/s | speedup | LM seq len | padding | step peak mem (MiB) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, row in summary["variants"].items():
-        mem = f"{row['peak_mem_mib']:.0f}" if row["peak_mem_mib"] is not None else "n/a"
-        lines.append(
-            f"| {name} | {row['step_s']:.3f} | {row['samples_per_s']:.2f} | "
-            f"{row['speedup_vs_off']:.2f}x | {row['lm_seq_len']:.0f} | "
-            f"{row['pad_fraction']:.1%} | {mem} |"
-        )
-    split, late = summary["time_split_off"], summary["late"]
-    lines += [
-        "",
-        f"Time split (VRL off, fwd+bwd): ViT {split['vit_fwd_bwd_s']:.3f} s, "
-        f"LM {split['lm_fwd_bwd_s']:.3f} s, other {split['other_s']:.3f} s "
-        f"(ViT share {split['vit_share']:.0%}).",
-        f"Late VRL keeps {late['lm_tokens_kept_share']:.0%} of LM tokens: allowed speedup "
-        f"{late['allowed_speedup']:.2f}x, achieved {late['achieved_speedup']:.2f}x "
-        f"({late['share_of_allowed_gain']:.0%} of the allowed gain).",
-        "Targets: "
-        + ", ".join(f"{k}={'PASS' if v else 'MISS'}" for k, v in summary["targets"].items()),
-    ]
+    """Markdown tables of the variants and of packing."""
+    lines: list[str] = []
+    if "variants" in summary:
+        lines += [
+            "| variant | step (s) | samples/s | speedup | LM seq len | padding "
+            "| step peak mem (MiB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, row in summary["variants"].items():
+            mem = f"{row['peak_mem_mib']:.0f}" if row["peak_mem_mib"] is not None else "n/a"
+            lines.append(
+                f"| {name} | {row['step_s']:.3f} | {row['samples_per_s']:.2f} | "
+                f"{row['speedup_vs_off']:.2f}x | {row['lm_seq_len']:.0f} | "
+                f"{row['pad_fraction']:.1%} | {mem} |"
+            )
+        split, late = summary["time_split_off"], summary["late"]
+        lines += [
+            "",
+            f"Time split (VRL off, fwd+bwd): ViT {split['vit_fwd_bwd_s']:.3f} s, "
+            f"LM {split['lm_fwd_bwd_s']:.3f} s, other {split['other_s']:.3f} s "
+            f"(ViT share {split['vit_share']:.0%}).",
+            f"Late VRL keeps {late['lm_tokens_kept_share']:.0%} of LM tokens: allowed speedup "
+            f"{late['allowed_speedup']:.2f}x, achieved {late['achieved_speedup']:.2f}x "
+            f"({late['share_of_allowed_gain']:.0%} of the allowed gain).",
+            "Targets: "
+            + ", ".join(f"{k}={'PASS' if v else 'MISS'}" for k, v in summary["targets"].items()),
+        ]
+    mix = summary.get("packing")
+    if mix:
+        lines += [
+            "",
+            f"Packing on RS-mixture batches ({mix['batches']} batches of {mix['batch_size']}, "
+            f"{sum(mix['tiles_per_batch']) / mix['batches']:.1f} tiles per batch):",
+            "",
+            "| variant | samples/s | LM tokens/batch | LM slots/batch | padding |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in mix["variants"].items():
+            lines.append(
+                f"| {name} | {row['samples_per_s']:.2f} | {row['lm_tokens_per_batch']:.0f} | "
+                f"{row['lm_slots_per_batch']:.0f} | {row['pad_fraction']:.1%} |"
+            )
+        lines += [
+            "",
+            f"Packed vs padded late VRL: {mix['packed_speedup_vs_late']:.2f}x samples/s. Targets: "
+            + ", ".join(f"{k}={'PASS' if v else 'MISS'}" for k, v in mix["targets"].items()),
+        ]
     text = "\n".join(lines)
     print(text)
     return text
@@ -303,20 +452,40 @@ def main() -> None:
     """Run the benchmark and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=8, help="Timed steps per variant.")
-    parser.add_argument("--out", default="bench/results/pretrain_speed.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results" / "pretrain_speed.json",
+    )
     parser.add_argument(
         "--no-memory", action="store_true", help="Skip the per-variant memory runs."
     )
+    parser.add_argument(
+        "--mix-steps", type=int, default=6, help="Timed RS-mixture batches (0 skips packing)."
+    )
+    parser.add_argument(
+        "--mix-repeats", type=int, default=2, help="Runs of each mixture batch (fastest kept)."
+    )
+    parser.add_argument("--only-mix", action="store_true", help="Run the packing comparison alone.")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    raw = run(args.steps, device)
-    memory = {} if args.no_memory else {v: measure_memory(v, device.type) for v in VARIANTS}
-    summary = summarise(raw, memory)
+    summary: dict = {}
+    raw: dict = {"times": {}}
+    if not args.only_mix:
+        raw = run(args.steps, device)
+        memory = {} if args.no_memory else {v: measure_memory(v, device.type) for v in VARIANTS}
+        summary = summarise(raw, memory)
+    if args.mix_steps:
+        summary["packing"] = summarise_mix(run_mix(args.mix_steps, args.mix_repeats, device))
     table = print_table(summary)
     payload = {
         "config": CONFIG,
         "device": str(device),
-        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "threads": torch.get_num_threads(),
+            "load_average_at_end": os.getloadavg(),
+        },
         "steps": args.steps,
         **summary,
         "table_markdown": table,
