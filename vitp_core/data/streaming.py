@@ -178,7 +178,9 @@ class ShardItems(Dataset):
     def item(self, index: int) -> dict[str, Any]:
         """The stored item at ``positions[index]``."""
         if self._stream is None:
-            self._stream = StreamingDataset(self.folder)
+            # one item at a time: LitData's default decodes a window of items around each
+            # read, made for streaming in order, wasted on scattered reads
+            self._stream = StreamingDataset(self.folder, batch_decode=0)
         return self._stream[int(self.positions[index])]
 
     def __getitem__(self, index: int) -> ProcessedSample | BadRecordError | ExcludedItem:
