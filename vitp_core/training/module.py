@@ -91,10 +91,10 @@ class ViTPPretrainModule(L.LightningModule):
         max_tiles: Most tiles per image with dynamic tiling.
         use_thumbnail: Add a thumbnail tile with dynamic tiling.
         max_seq_len: Longest sequence in tokens; longer records are bad records.
-        pack_sequences: Pack each batch's samples (after VRL) into as few LM rows as fit,
-            attention confined to each sample; the loss is the unpacked batch's
-            (:mod:`vitp_core.vlm.packing`).
-        pack_length: Most tokens in a packed row (``None``: the batch's longest sample).
+        pack_sequences: Lay each batch's samples (after VRL) one after another in LM rows
+            without padding, attention computed within each sample; the loss is the
+            unpacked batch's (:mod:`vitp_core.vlm.packing`).
+        pack_length: Most tokens in a packed row (``None``: one row holds the batch).
         lr: Peak learning rate of AdamW.
         vit_lr_scale: The ViT's peak learning rate relative to ``lr`` (below 1 lets a
             language model trained from scratch learn to read the image before the ViT's
