@@ -1,16 +1,18 @@
 """Corpus scale: memory, time to first batch and loader speed of streamed shards, 10k to 1M records.
 
     .venv/bin/python bench/corpus_scale.py [--sizes 10000 100000 1000000] [--workers 2]
+        [--optimize-workers 2]
 
 For each size, a synthetic corpus is generated (records of a short classification
 question about one of a few small generated PNGs, reused by every record, so that the
 corpus is made fast and the images are not what is measured), written as LitData shards
-with ``vitp corpus optimize`` (timed) and loaded in a fresh process as training loads
-it: ``InstructionDataModule(corpus=SHARDS, num_workers=2)`` with the tiny model's
-processor, ``setup()`` (manifest, bad records, held-out and validation split, probe) and
-the training loader. Measured in that process:
+with ``vitp corpus optimize --workers N`` (timed; ``--optimize-workers``) and loaded in a
+fresh process as training loads it: ``InstructionDataModule(corpus=SHARDS,
+num_workers=2)`` with the tiny model's processor, ``setup()`` (manifest, bad records,
+held-out and validation split, probe) and the training loader. Measured in that process:
 
-* ``first_batch_s``: from ``setup()`` to the first training batch in hand;
+* ``first_batch_s``: from ``setup()`` to the first training batch in hand (``setup_s``:
+  the part spent in ``setup()``);
 * ``records_per_s``: training records loaded per second after the first batch (tokenised,
   images decoded and tiled, collated), over ``--batches`` batches;
 * peak RSS: the training process plus its loader workers (``/proc``, sampled every 20 ms),
@@ -155,6 +157,7 @@ def measure(shards: Path, workers: int, batch_size: int, batches: int) -> dict[s
         reliance_records=64,
     )
     data.setup("fit")
+    setup_s = time.perf_counter() - start
     loader = data.train_dataloader()
     iterator = iter(loader)
     first = next(iterator)
@@ -173,6 +176,7 @@ def measure(shards: Path, workers: int, batch_size: int, batches: int) -> dict[s
     del iterator
     return {
         "first_batch_s": first_batch_s,
+        "setup_s": setup_s,
         "records_per_s": rest / seconds if seconds > 0 else None,
         "records_loaded": loaded,
         "bad_in_batches": bad,
@@ -196,7 +200,9 @@ def run_size(records: int, work: Path, args: argparse.Namespace) -> dict[str, An
     generate_s = time.perf_counter() - start
     jsonl_mb = corpus.stat().st_size / 2**20
     start = time.perf_counter()
-    manifest = optimize_corpus(corpus, folder / "shards", chunk_bytes=args.chunk_bytes)
+    manifest = optimize_corpus(
+        corpus, folder / "shards", chunk_bytes=args.chunk_bytes, workers=args.optimize_workers
+    )
     optimize_s = time.perf_counter() - start
     chunks = len(list((folder / "shards").glob("*.bin")))
     command = [
@@ -271,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--batches", type=int, default=40, help="Batches timed after the first.")
     parser.add_argument("--chunk-bytes", default="64MB", help="Shard chunk size.")
+    parser.add_argument(
+        "--optimize-workers", type=int, default=2, help="Processes of vitp corpus optimize."
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "corpus_scale")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--keep", action="store_true", help="Keep the generated corpora.")
@@ -290,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "batches_timed": args.batches,
             "chunk_bytes": args.chunk_bytes,
+            "optimize_workers": args.optimize_workers,
             "images": "12 generated 32x32 PNGs shared by all records",
             "model": "tiny processor (ViT 32 px, 1 layer)",
         },
