@@ -184,14 +184,28 @@ def parse_line(
     return record
 
 
-def iter_lines(entry: CorpusEntry) -> Iterator[tuple[int, int, bytes]]:
-    """Yield ``(line number, byte offset, raw line)`` of every non-blank line of a source."""
+def iter_lines(
+    entry: CorpusEntry, start: int = 0, stop: int | None = None, first_line: int = 1
+) -> Iterator[tuple[int, int, bytes]]:
+    """Yield ``(line number, byte offset, raw line)`` of every non-blank line of a source.
+
+    Args:
+        entry: The source.
+        start: Byte offset of the first line to read (the start of a line).
+        stop: Lines starting at or after this byte offset are not read (``None``: to the end).
+        first_line: The 1-based number of the line at ``start``.
+    """
     with open(entry.annotation, "rb") as handle:
-        offset = 0
-        for number, line in enumerate(handle, start=1):
+        handle.seek(start)
+        offset, number = start, first_line
+        while stop is None or offset < stop:
+            line = handle.readline()
+            if not line:
+                break
             if line.strip():
                 yield number, offset, line
             offset += len(line)
+            number += 1
 
 
 def _missing_image(record: InstructionRecord) -> BadRecordError | None:
@@ -218,15 +232,24 @@ class SourceScan:
     bad: list[BadRecordError] = field(default_factory=list)
 
 
-def scan_source(entry: CorpusEntry, check_images: bool = True) -> SourceScan:
-    """Check every line of a source once; keep the position of the usable records.
+def scan_source(
+    entry: CorpusEntry,
+    check_images: bool = True,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> SourceScan:
+    """Check every line of a source (or of a byte range of it) once; keep the usable ones.
 
     Args:
         entry: The source.
         check_images: Count records whose images are missing as bad (as training would).
+        start: Byte offset of the first line to check (the start of a line).
+        stop: Lines starting at or after this byte offset are left (``None``: to the end).
+        first_line: The 1-based number of the line at ``start``.
     """
     scan = SourceScan()
-    for number, offset, raw in iter_lines(entry):
+    for number, offset, raw in iter_lines(entry, start, stop, first_line):
         item = parse_line(entry, raw, number)
         if not isinstance(item, BadRecordError) and check_images:
             item = _missing_image(item) or item

@@ -39,8 +39,6 @@ from vitp_core.atomic_io import atomic_write_json, atomic_write_text
 from vitp_core.corpus.reader import (
     CorpusEntry,
     SourceScan,
-    _missing_image,
-    parse_line,
     read_mixture,
     repeat_positions,
     scan_source,
@@ -191,32 +189,6 @@ def _line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
     return ranges
 
 
-def _scan_range(
-    entry: CorpusEntry, start: int, stop: int, first_line: int, check_images: bool
-) -> SourceScan:
-    """:func:`vitp_core.corpus.reader.scan_source` over the lines in ``[start, stop)``."""
-    scan = SourceScan()
-    with open(entry.annotation, "rb") as handle:
-        handle.seek(start)
-        offset, number = start, first_line
-        while offset < stop:
-            raw = handle.readline()
-            if not raw:
-                break
-            if raw.strip():
-                item = parse_line(entry, raw, number)
-                if not isinstance(item, BadRecordError) and check_images:
-                    item = _missing_image(item) or item
-                if isinstance(item, BadRecordError):
-                    scan.bad.append(item)
-                else:
-                    scan.offsets.append(offset)
-                    scan.lines.append(number)
-            offset += len(raw)
-            number += 1
-    return scan
-
-
 def _scan_sources(entries: list[CorpusEntry], check_images: bool, workers: int) -> list[SourceScan]:
     """Check every line of every source once, ``workers`` processes sharing the lines.
 
@@ -232,15 +204,16 @@ def _scan_sources(entries: list[CorpusEntry], check_images: bool, workers: int) 
     for number, entry in enumerate(entries):
         parts = max(workers, -(-entry.annotation.stat().st_size // _SCAN_BYTES))
         for start, stop, line in _line_ranges(entry.annotation, parts):
-            tasks.append((number, (entry, start, stop, line, check_images)))
+            tasks.append((number, (entry, check_images, start, stop, line)))
     scans = [SourceScan() for _ in entries]
     # the platform's default start method, as torch's DataLoader workers use
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context()) as pool:
-        futures = [(number, pool.submit(_scan_range, *task)) for number, task in tasks]
+        futures = [(number, pool.submit(scan_source, *task)) for number, task in tasks]
         for number, future in futures:  # in file order
             part = future.result()
             scans[number].offsets += part.offsets
             scans[number].lines += part.lines
+            scans[number].ids += part.ids
             scans[number].bad += part.bad
     return scans
 
