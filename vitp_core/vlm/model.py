@@ -368,12 +368,13 @@ def _check_packable(
         raise ValueError(
             f"pack_sequences replaces the LM's sdpa or eager attention with a per-sample "
             f"SDPA, got {attention!r}: load the LM with attn_implementation='sdpa' or "
-            "turn packing off."
+            "turn packing off (--model.pack_sequences false)."
         )
     if vrl is not None and vrl.mode == "padded" and vrl.enabled:
         raise ValueError(
             "pack_sequences with vrl_mode 'padded' would remove the padding that mode "
-            "exists to keep: use vrl_mode late or early, or turn packing off."
+            "exists to keep: use vrl_mode late or early, or turn packing off "
+            "(--model.pack_sequences false)."
         )
     if pack_length is not None and pack_length < 1:
         raise ValueError(f"pack_length must be 1 or more tokens (or null), got {pack_length}.")

@@ -112,8 +112,8 @@ def use_packed_attention(language_model: PreTrainedModel) -> None:
     if language_model.config._attn_implementation != PACKED_ATTENTION:
         raise ValueError(
             f"{type(language_model).__name__} cannot switch its attention to packed "
-            "samples (it does not use transformers' attention interface): turn "
-            "pack_sequences off."
+            "samples (it does not use transformers' attention interface): turn packing "
+            "off (--model.pack_sequences false)."
         )
     setattr(language_model, _PREVIOUS_KEY, current)
 
