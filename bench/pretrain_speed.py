@@ -11,7 +11,8 @@ records with short answers, Dubai scenes cut into up to 13 tiles with long groun
 coverage answers, LEVIR-CD pairs with change captions): late VRL 0.75 on the padded batch
 against the same with the batch's samples packed into one LM row, attention per sample
 (``ViTPModel.set_packing``). Reported: LM padding share and samples/s of each, over the
-same batches, timed round-robin (each batch's fastest of ``--mix-repeats`` runs).
+same batches, timed round-robin (each batch's fastest of ``--mix-repeats`` runs), and the
+step peak memory of each on one 14-tile mixture batch.
 
 The config makes visual tokens dominate the sequence, as in the paper: one 448 px
 tile per sample at patch 14 gives 256 visual tokens after the pixel shuffle
@@ -87,6 +88,7 @@ RS_LENGTH_MIX = (
 )
 MIX_BATCH_SIZE = 8
 MIX_VARIANTS = {"late_0.75": False, "packed_late_0.75": True}  # name: packed
+MIX_MEMORY_SEED = 1001  # the mixture batch whose step memory is measured (14 tiles)
 QUESTIONS = [
     ("What kind of scene is this?", "A dense residential area."),
     ("Is there water in the image?", "Yes, a river crosses it."),
@@ -225,10 +227,17 @@ def _proc_status_mib(field: str) -> float:
 
 
 def _memory_probe(variant: str, device_name: str) -> None:
+    """Print one variant's step peak memory; ``mix:<name>`` is a packing variant on a mix batch."""
     device = torch.device(device_name)
-    model, tokenizer = build_model(VARIANTS[variant], device)
+    mix = variant.removeprefix("mix:") if variant.startswith("mix:") else None
+    model, tokenizer = build_model(VARIANTS["late_0.75" if mix else variant], device)
+    if mix:
+        model.set_packing(MIX_VARIANTS[mix])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = build_batch(tokenizer, model, 0).to(device)
+    if mix:
+        batch = build_mix_batch(tokenizer, model, MIX_MEMORY_SEED).to(device)
+    else:
+        batch = build_batch(tokenizer, model, 0).to(device)
     train_step(model, optimizer, batch)  # creates the optimizer state
     gc.collect()
     if device.type == "cuda":
@@ -361,7 +370,7 @@ def summarise(raw: dict, memory: dict) -> dict:
     }
 
 
-def summarise_mix(raw: dict) -> dict:
+def summarise_mix(raw: dict, memory: dict) -> dict:
     """Padding share and samples/s of padded vs packed late VRL on the RS-mixture batches."""
     samples = MIX_BATCH_SIZE * len(raw["tiles"])
     rows = {}
@@ -374,6 +383,7 @@ def summarise_mix(raw: dict) -> dict:
             "lm_tokens_per_batch": real / len(counts),
             "lm_slots_per_batch": slots / len(counts),
             "pad_fraction": 1 - real / slots,
+            "peak_mem_mib": memory.get(name),
         }
     packed, late = rows["packed_late_0.75"], rows["late_0.75"]
     speedup = packed["samples_per_s"] / late["samples_per_s"]
@@ -430,13 +440,15 @@ def print_table(summary: dict) -> str:
             f"Packing on RS-mixture batches ({mix['batches']} batches of {mix['batch_size']}, "
             f"{sum(mix['tiles_per_batch']) / mix['batches']:.1f} tiles per batch):",
             "",
-            "| variant | samples/s | LM tokens/batch | LM slots/batch | padding |",
-            "|---|---|---|---|---|",
+            "| variant | samples/s | LM tokens/batch | LM slots/batch | padding "
+            "| step peak mem (MiB) |",
+            "|---|---|---|---|---|---|",
         ]
         for name, row in mix["variants"].items():
+            mem = f"{row['peak_mem_mib']:.0f}" if row.get("peak_mem_mib") is not None else "n/a"
             lines.append(
                 f"| {name} | {row['samples_per_s']:.2f} | {row['lm_tokens_per_batch']:.0f} | "
-                f"{row['lm_slots_per_batch']:.0f} | {row['pad_fraction']:.1%} |"
+                f"{row['lm_slots_per_batch']:.0f} | {row['pad_fraction']:.1%} | {mem} |"
             )
         lines += [
             "",
@@ -476,7 +488,13 @@ def main() -> None:
         memory = {} if args.no_memory else {v: measure_memory(v, device.type) for v in VARIANTS}
         summary = summarise(raw, memory)
     if args.mix_steps:
-        summary["packing"] = summarise_mix(run_mix(args.mix_steps, args.mix_repeats, device))
+        mix = run_mix(args.mix_steps, args.mix_repeats, device)
+        memory = (
+            {}
+            if args.no_memory
+            else {v: measure_memory(f"mix:{v}", device.type) for v in MIX_VARIANTS}
+        )
+        summary["packing"] = summarise_mix(mix, memory)
     table = print_table(summary)
     payload = {
         "config": CONFIG,
