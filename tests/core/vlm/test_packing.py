@@ -104,7 +104,7 @@ def test_a_sample_never_sees_the_others_in_its_row() -> None:
 
 
 def test_turning_packing_off_restores_the_lm_attention() -> None:
-    plain, packed, _ = _models(VRLConfig(0.0))
+    _, packed, _ = _models(VRLConfig(0.0))
     assert packed.language_model.config._attn_implementation != "sdpa"
     packed.set_packing(False)
     assert packed.language_model.config._attn_implementation == "sdpa"
