@@ -151,8 +151,8 @@ class ViTPCLI(LightningCLI):
         checkpoint = resume_checkpoint(config.get("ckpt_path"), config["run_dir"])
         if checkpoint is not None:
             check_resume(checkpoint, model, data, bool(config.get("verify_checksum", True)))
-        elif config.get("ckpt_path") is None:
-            check_fresh_start(config["run_dir"])
+        elif config.get("ckpt_path") in (None, "last"):
+            check_fresh_start(config["run_dir"], asked_for_last=config.get("ckpt_path") == "last")
         if _is_launching_process():
             self.locks.append(RunLock(config["run_dir"]).acquire())
 

@@ -201,11 +201,18 @@ def resume_checkpoint(ckpt_path: str | None, run_dir: str) -> Path | None:
 _RUN_FILES = ("checkpoints/*.ckpt", "backbone.safetensors", "run_summary.json")
 
 
-def check_fresh_start(run_dir: str | Path) -> None:
+def check_fresh_start(run_dir: str | Path, asked_for_last: bool = False) -> None:
     """Refuse a fresh start in a run folder that already holds a run.
 
     A fresh start would overwrite the earlier run's ``last.ckpt``, export and summary;
-    resuming it or choosing another folder loses nothing.
+    resuming it or choosing another folder loses nothing. ``--ckpt_path last`` in a folder
+    without ``checkpoints/last.ckpt`` is a fresh start too (Lightning's rule, which lets a
+    job that always asks for ``last`` start the first time), so it is refused the same way
+    when the folder holds a run.
+
+    Args:
+        run_dir: The run folder.
+        asked_for_last: ``--ckpt_path last`` was given (and found no ``last.ckpt``).
 
     Raises:
         PretrainConfigError: When ``run_dir`` holds checkpoints, an export or a summary.
@@ -214,12 +221,19 @@ def check_fresh_start(run_dir: str | Path) -> None:
     found = sorted(
         str(p.relative_to(folder)) for pattern in _RUN_FILES for p in folder.glob(pattern)
     )
-    if found:
-        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    if not found:
+        return
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    if asked_for_last:
         raise PretrainConfigError(
-            f"--run_dir {run_dir}: already holds a run ({shown}); resume it with "
-            "--ckpt_path last, or give a new --run_dir (nothing was changed)."
+            f"--ckpt_path last: {run_dir} has no checkpoints/last.ckpt to resume but holds "
+            f"a run ({shown}) that a fresh start would overwrite; resume from one of its "
+            "checkpoints with --ckpt_path FILE, or give a new --run_dir (nothing was changed)."
         )
+    raise PretrainConfigError(
+        f"--run_dir {run_dir}: already holds a run ({shown}); resume it with "
+        "--ckpt_path last, or give a new --run_dir (nothing was changed)."
+    )
 
 
 def check_resume(

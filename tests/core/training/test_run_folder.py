@@ -85,6 +85,26 @@ def test_a_fresh_start_in_a_folder_holding_a_run_is_refused(
     assert _snapshot(folder) == before
 
 
+def test_resume_last_without_last_ckpt_does_not_overwrite_the_run(
+    run: tuple[Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    folder, corpus = run
+    (folder / "checkpoints" / "last.ckpt").unlink()  # e.g. deleted to save space
+    before = _snapshot(folder)
+    assert _pretrain(folder, corpus, "--ckpt_path", "last") == 1
+    err = capsys.readouterr().err
+    assert "--ckpt_path last" in err and "no checkpoints/last.ckpt" in err
+    assert "backbone.safetensors" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(folder) == before
+
+
+def test_resume_last_in_an_empty_folder_starts_the_run(tmp_path: Path, tiny_corpus: Path) -> None:
+    # a job that always asks for `last` (preemptible clusters) starts the first time
+    folder = tmp_path / "fresh"
+    assert _pretrain(folder, tiny_corpus, "--ckpt_path", "last", "--trainer.max_steps", "1") == 0
+    assert (folder / "checkpoints" / "last.ckpt").is_file()
+
+
 def test_a_resume_appends_to_metrics_csv(run: tuple[Path, Path]) -> None:
     folder, corpus = run
     old_rows = (folder / "metrics.csv").read_text().splitlines()[1:]
