@@ -1,5 +1,6 @@
 import pytest
 import torch
+from tiny_data import TINY_ARCHITECTURE
 
 from vitp_core.backbone import create_backbone
 from vitp_core.corpus.records import ConversationTurn
@@ -11,13 +12,7 @@ from vitp_core.vlm.model import ViTPModel
 from vitp_core.vlm.tokenizer import IMG_CONTEXT_TOKEN, build_byte_tokenizer
 from vitp_core.vlm.vrl import VRLConfig
 
-TINY_LM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 1,
-    "intermediate_size": 64,
-}
+TINY_LM = TINY_ARCHITECTURE["lm_config"]
 
 
 def _model(vrl: VRLConfig) -> tuple[ViTPModel, object]:

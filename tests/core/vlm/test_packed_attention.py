@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from tiny_data import TINY_ARCHITECTURE
 from torch.nn import functional as F
 
 from vitp_core.vlm.language_model import build_language_model
@@ -13,13 +14,7 @@ from vitp_core.vlm.packed_attention import (
 )
 from vitp_core.vlm.tokenizer import build_byte_tokenizer
 
-TINY_LM = {
-    "hidden_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 1,
-    "intermediate_size": 64,
-}
+TINY_LM = TINY_ARCHITECTURE["lm_config"]
 
 
 class _Layer(torch.nn.Module):
