@@ -113,23 +113,36 @@ def build_model(vrl: VRLConfig, device: torch.device) -> tuple[ViTPModel, object
     return model.to(device).train(), tokenizer
 
 
+def _sample(
+    tokenizer: object,
+    question: str,
+    answer: str,
+    tokens_per_image: list[int],
+    tiles: int,
+    generator: torch.Generator,
+) -> ProcessedSample:
+    """One question about ``len(tokens_per_image)`` images made of ``tiles`` random tiles."""
+    size = CONFIG["img_size"]
+    turns = [
+        ConversationTurn("user", "<image>" * len(tokens_per_image) + "\n" + question),
+        ConversationTurn("assistant", answer),
+    ]
+    enc = encode_conversation(tokenizer, turns, tokens_per_image)
+    pixels = torch.randn(tiles, 3, size, size, generator=generator)
+    return ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
+
+
 def build_batch(tokenizer: object, model: ViTPModel, seed: int) -> VisualBatch:
     """A batch of single-question samples, several tiles each."""
     generator = torch.Generator().manual_seed(seed)
     size, tiles = CONFIG["img_size"], CONFIG["tiles_per_sample"]
     per_tile = model.tokens_per_tile(size, size)
-    samples = []
-    for i in range(CONFIG["batch_size"]):
-        question, answer = QUESTIONS[(seed + i) % len(QUESTIONS)]
-        turns = [
-            ConversationTurn("user", "<image>" * tiles + "\n" + question),
-            ConversationTurn("assistant", answer),
-        ]
-        enc = encode_conversation(tokenizer, turns, [per_tile] * tiles)
-        pixels = torch.randn(tiles, 3, size, size, generator=generator)
-        samples.append(
-            ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
+    samples = [
+        _sample(
+            tokenizer, *QUESTIONS[(seed + i) % len(QUESTIONS)], [per_tile] * tiles, tiles, generator
         )
+        for i in range(CONFIG["batch_size"])
+    ]
     return collate_samples(samples, tokenizer.pad_token_id).batch
 
 
@@ -147,26 +160,20 @@ def build_mix_batch(tokenizer: object, model: ViTPModel, seed: int) -> VisualBat
     generator = torch.Generator().manual_seed(seed)
     size = CONFIG["img_size"]
     per_tile = model.tokens_per_tile(size, size)
+    question = "Describe what the image shows."
+    # the chat template's tokens around one image and an empty answer, the same for any tiles
+    bare = encode_conversation(
+        tokenizer,
+        [ConversationTurn("user", "<image>\n" + question), ConversationTurn("assistant", "")],
+        [per_tile],
+    )
+    template_tokens = len(bare.input_ids) - per_tile
     samples = []
     for _ in range(MIX_BATCH_SIZE):
         tiles, text_tokens = _draw_mix_record(rng)
-        question = "Describe what the image shows."
-        bare = encode_conversation(
-            tokenizer,
-            [ConversationTurn("user", "<image>\n" + question), ConversationTurn("assistant", "")],
-            [per_tile * tiles],
-        )
-        answer_chars = max(text_tokens - (len(bare.input_ids) - per_tile * tiles), 1)
+        answer_chars = max(text_tokens - template_tokens, 1)
         answer = ("the scene shows roads and buildings " * 40)[:answer_chars]
-        turns = [
-            ConversationTurn("user", "<image>\n" + question),
-            ConversationTurn("assistant", answer),
-        ]
-        enc = encode_conversation(tokenizer, turns, [per_tile * tiles])
-        pixels = torch.randn(tiles, 3, size, size, generator=generator)
-        samples.append(
-            ProcessedSample(torch.tensor(enc.input_ids), torch.tensor(enc.labels), pixels)
-        )
+        samples.append(_sample(tokenizer, question, answer, [per_tile * tiles], tiles, generator))
     return collate_samples(samples, tokenizer.pad_token_id).batch
 
 
