@@ -31,7 +31,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -218,6 +218,13 @@ def _scan_sources(entries: list[CorpusEntry], check_images: bool, workers: int) 
     return scans
 
 
+def _stored_item(handle: BinaryIO, source: int, offset: int, line: int, record: int) -> dict:
+    """The item stored for a record: its JSON line (read at ``offset``) and its origin."""
+    handle.seek(offset)
+    text = handle.readline().decode("utf-8")
+    return {"text": text, "source": source, "line": line, "record": record}
+
+
 class _ItemBlocks:
     """LitData ``optimize`` function: the stored items of one block of the item table.
 
@@ -234,7 +241,7 @@ class _ItemBlocks:
         self.annotations = annotations
         self.block = block
         self._rows: np.ndarray | None = None
-        self._handles: dict[int, Any] = {}
+        self._handles: dict[int, BinaryIO] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_rows": None, "_handles": {}}
@@ -244,19 +251,13 @@ class _ItemBlocks:
             self._rows = np.load(self.table, mmap_mode="r")
         rows = np.asarray(self._rows[block * self.block : (block + 1) * self.block])
         for source, offset, line, record in rows.tolist():
-            yield {
-                "text": self._line(source, offset),
-                "source": source,
-                "line": line,
-                "record": record,
-            }
+            yield _stored_item(self._handle(source), source, offset, line, record)
 
-    def _line(self, source: int, offset: int) -> str:
+    def _handle(self, source: int) -> BinaryIO:
         handle = self._handles.get(source)
         if handle is None:
             handle = self._handles[source] = open(self.annotations[source], "rb")
-        handle.seek(offset)
-        return handle.readline().decode("utf-8")
+        return handle
 
 
 def _write_serial(
@@ -272,10 +273,7 @@ def _write_serial(
     handles = [open(path, "rb") for path in annotations]
     try:
         for index, (source, offset, line, record) in enumerate(table.tolist()):
-            handle = handles[source]
-            handle.seek(offset)
-            text = handle.readline().decode("utf-8")
-            writer.add_item(index, {"text": text, "source": source, "line": line, "record": record})
+            writer.add_item(index, _stored_item(handles[source], source, offset, line, record))
         writer.done()
         writer.merge()
     finally:
