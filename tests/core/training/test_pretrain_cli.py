@@ -1,7 +1,6 @@
 """End-to-end `vitp pretrain` runs on a tiny seeded corpus (subprocesses, like a user)."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,27 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny_data import TINY_PRETRAIN_ARGS, write_tiny_corpus
+from tiny_data import write_tiny_corpus
+from tiny_runs import pretrain_subprocess as _pretrain
 
 VITP = [sys.executable, "-m", "vitp_core.cli"]
-
-
-def _pretrain(
-    run_dir: Path, corpus: Path, *extra: str, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    cmd = [
-        *VITP,
-        "pretrain",
-        "--run_dir",
-        str(run_dir),
-        "--data.corpus",
-        str(corpus),
-        *TINY_PRETRAIN_ARGS,
-        *extra,
-    ]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
-    )
 
 
 def test_pretrain_writes_checkpoint_curve_and_loadable_export(

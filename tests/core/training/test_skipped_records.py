@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from tiny_data import TINY_PRETRAIN_ARGS, write_tiny_corpus
-from tiny_runs import tiny_module
+from tiny_data import write_tiny_corpus
+from tiny_runs import pretrain_subprocess, tiny_module
 
 from vitp_core.corpus.records import BadRecordError, RecordSource
 from vitp_core.training import skipped_records
@@ -150,15 +147,14 @@ def test_two_ddp_ranks_report_every_skipped_record_once(tmp_path: Path, layout: 
     expected = {f"{corpus.resolve()}:{i + 1}" for i in range(0, 25, 2)}
     (tmp_path / "seen_skipped.py").write_text(SEEN)
     run = tmp_path / "run"
-    cmd = [
-        *(sys.executable, "-m", "vitp_core.cli", "pretrain"),
-        *("--run_dir", str(run), "--data.corpus", str(data), *TINY_PRETRAIN_ARGS),
+    result = pretrain_subprocess(
+        run,
+        data,
         *("--data.batch_size", "2", "--data.reliance_records", "0", "--reliance.enabled", "false"),
         *("--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"),
         *("--trainer.max_epochs", "1", "--trainer.callbacks+=seen_skipped.SeenSkipped"),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SEEN_DIR": str(tmp_path)}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        env={"PYTHONPATH": str(tmp_path), "SEEN_DIR": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = [set(json.loads((tmp_path / f"seen-rank{r}.json").read_text())) for r in (0, 1)]
     assert seen[0] | seen[1] == expected

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from tiny_data import TINY_ARCHITECTURE
+from tiny_data import TINY_ARCHITECTURE, TINY_PRETRAIN_ARGS
 
 from vitp_core.data.datamodule import InstructionDataModule
 from vitp_core.training.module import ViTPPretrainModule
@@ -44,3 +47,18 @@ def fit_tiny(
     trainer = L.Trainer(max_steps=steps, callbacks=list(callbacks), **options)
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     return trainer, data
+
+
+def pretrain_subprocess(
+    run_dir: Path, corpus: Path, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``vitp pretrain`` of the tiny architecture in a subprocess, as a user runs it."""
+    cmd = [
+        *(sys.executable, "-m", "vitp_core.cli", "pretrain"),
+        *("--run_dir", str(run_dir), "--data.corpus", str(corpus)),
+        *TINY_PRETRAIN_ARGS,
+        *extra,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
+    )
